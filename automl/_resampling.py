@@ -1,0 +1,64 @@
+"""Validation splits: k-fold on small data, one holdout on larger data, stratified for classes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger("automl")
+
+#: Up to this many rows, 5-fold cross-validation; up to CV3_MAX_ROWS, 3-fold; above, a holdout.
+CV5_MAX_ROWS = 1_000
+CV3_MAX_ROWS = 10_000
+HOLDOUT_FRACTION = 0.2
+HOLDOUT_MAX_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class Resampling:
+    kind: str  # "cv" or "holdout"
+    splits: tuple[tuple[np.ndarray, np.ndarray], ...]
+    stratified: bool
+
+    @property
+    def n_splits(self) -> int:
+        return len(self.splits)
+
+    def describe(self) -> str:
+        strat = "stratified " if self.stratified else ""
+        if self.kind == "cv":
+            return f"{strat}{self.n_splits}-fold cross-validation"
+        tr, va = self.splits[0]
+        return f"{strat}holdout ({len(tr):,} train / {len(va):,} validation rows)"
+
+    @property
+    def train_fraction(self) -> float:
+        tr, va = self.splits[0]
+        return len(tr) / (len(tr) + len(va))
+
+
+def make_resampling(y: pd.Series, classification: bool, seed: int) -> Resampling:
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+    n = len(y)
+    min_class = int(y.value_counts().min()) if classification else 0
+    if n <= CV3_MAX_ROWS:
+        k = 5 if n <= CV5_MAX_ROWS else 3
+        stratified = classification and min_class >= 2
+        if classification and min_class < k:
+            if stratified:
+                logger.warning("smallest class has %d rows: using %d folds instead of %d", min_class, min_class, k)
+                k = min_class
+            else:
+                logger.warning("a class has a single row: folds cannot be stratified")
+        cv = StratifiedKFold(k, shuffle=True, random_state=seed) if stratified else KFold(k, shuffle=True, random_state=seed)
+        splits = tuple((np.asarray(tr), np.asarray(va)) for tr, va in cv.split(np.zeros(n), y if stratified else None))
+        return Resampling("cv", splits, stratified)
+    size = min(HOLDOUT_FRACTION, HOLDOUT_MAX_ROWS / n)
+    stratified = classification and min_class >= 2
+    idx = np.arange(n)
+    tr, va = train_test_split(idx, test_size=size, random_state=seed, stratify=y if stratified else None)
+    return Resampling("holdout", ((np.sort(tr), np.sort(va)),), stratified)

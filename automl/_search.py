@@ -1,0 +1,280 @@
+"""One Optuna study across frameworks, model families and hyper-parameters, inside a time budget.
+
+The study's first choice is the framework among the recommended candidates, then the family,
+then its hyper-parameters (names scoped ``framework.family.param``). Trials run through Optuna's
+ask-and-tell interface so that the loop, not a timer thread, decides when the next trial may
+start: a trial starts only when it can finish before the time kept back for the final refit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from automl._resampling import Resampling
+from automl.metrics import Metric
+from recommender import Recommendation
+from search_spaces import Config, FeatureSpec, fit_budget, get_adapter
+
+logger = logging.getLogger("automl")
+
+#: Seconds kept for building the result after the refit.
+FINISH_SECONDS = 0.5
+#: A new trial starts only with at least this many seconds left for it.
+MIN_TRIAL_SECONDS = 0.5
+#: The refit on all rows is predicted from the best trial's fit time, with this safety factor.
+REFIT_SAFETY = 1.5
+REFIT_FIXED_SECONDS = 0.25
+
+
+@dataclass
+class SearchSettings:
+    time_budget: float
+    n_trials: int | None
+    seed: int
+    n_jobs: int
+    started: float  # time.monotonic() when fit() was called
+    storage: Any = None
+    study_name: str | None = None
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.time_budget
+
+
+@dataclass
+class SearchOutcome:
+    study: optuna.Study
+    best_trial: optuna.trial.FrozenTrial | None
+    best_model: Any
+    best_config: Config | None
+    refit: str
+    interrupted: bool = False
+    messages: list[str] = field(default_factory=list)
+
+
+def _n_threads(n_jobs: int) -> int:
+    import os
+
+    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+
+
+class Search:
+    """Runs the study, keeps the best fitted model in memory, and refits it on all rows."""
+
+    def __init__(
+        self,
+        X: pd.DataFrame,
+        y: pd.Series,
+        spec: FeatureSpec,
+        recommendation: Recommendation,
+        metric: Metric,
+        resampling: Resampling,
+        settings: SearchSettings,
+    ) -> None:
+        self.X, self.y, self.spec = X, y, spec
+        self.recommendation = recommendation
+        self.metric = metric
+        self.scorer = metric.scorer()
+        self.resampling = resampling
+        self.settings = settings
+        self.frameworks = recommendation.frameworks
+        self._best_value = -math.inf
+        self._best_model: Any = None
+        self._best_fold_seconds = 0.0
+
+    def _threads(self) -> Any:
+        """Cap BLAS and OpenMP threads at ``n_jobs``: OpenMP learners otherwise take every core."""
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=_n_threads(self.settings.n_jobs))
+
+    # -- time ---------------------------------------------------------------------------------
+    def _refit_estimate(self) -> float:
+        """Predicted seconds to refit the best configuration on all rows (0 before any trial)."""
+        if self._best_model is None:
+            return 0.0
+        return self._best_fold_seconds / self.resampling.train_fraction
+
+    def _refit_reserve(self) -> float:
+        """Seconds kept back from the trials for the refit, with a margin for misprediction."""
+        if self._best_model is None:
+            return 0.0
+        return REFIT_FIXED_SECONDS + self._refit_estimate() * REFIT_SAFETY
+
+    def _trial_deadline(self) -> float:
+        return self.settings.deadline - FINISH_SECONDS - self._refit_reserve()
+
+    # -- study --------------------------------------------------------------------------------
+    def _make_study(self) -> optuna.Study:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = optuna.samplers.TPESampler(
+                seed=self.settings.seed, multivariate=True, group=True, n_startup_trials=8
+            )
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=100)
+        return optuna.create_study(
+            direction="maximize",
+            sampler=sampler,
+            pruner=pruner,
+            storage=self.settings.storage,
+            study_name=self.settings.study_name,
+            load_if_exists=self.settings.study_name is not None,
+        )
+
+    def _enqueue_defaults(self, study: optuna.Study) -> None:
+        """The fast baseline first, then each candidate's defaults, before the sampler takes over."""
+        per_framework = [get_adapter(f).default_configs(self.spec) for f in self.frameworks]
+        order: list[Config] = []
+        for r in range(max(len(c) for c in per_framework)):
+            order.extend(c[r] for c in per_framework if r < len(c))
+        baseline = next((c for c in order if c.framework == "sklearn" and c.family == "hgb"), order[0])
+        order.remove(baseline)
+        queue = [baseline, *order][: self.settings.n_trials]
+        for config in queue:
+            study.enqueue_trial(config.trial_params(), skip_if_exists=True)
+
+    def _objective(self, trial: optuna.Trial) -> float:
+        framework = str(trial.suggest_categorical("framework", self.frameworks))
+        adapter = get_adapter(framework)
+        config = adapter.suggest(trial, self.spec)
+        device = self.recommendation.device_for(framework)
+        trial.set_user_attr("family", config.family)
+        trial.set_user_attr("config", config.params)
+        trial.set_user_attr("device", device)
+        estimator = adapter.build(
+            config, self.spec, device=device, seed=self.settings.seed, n_jobs=_n_threads(self.settings.n_jobs)
+        )
+        deadline = self._trial_deadline()
+
+        def report(step: int, value: float) -> None:
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at step {step} (intermediate value {value:.4g})")
+
+        from sklearn.base import clone
+
+        scores: list[float] = []
+        truncated = False
+        first_model = None
+        started = time.monotonic()
+        for k, (tr, va) in enumerate(self.resampling.splits):
+            model = clone(estimator)
+            with fit_budget(deadline, report if k == 0 else None), self._threads():
+                model.fit(self.X.iloc[tr], self.y.iloc[tr])
+            score = float(self.scorer(model, self.X.iloc[va], self.y.iloc[va]))
+            if not math.isfinite(score):
+                raise ValueError(f"the {self.metric.name} score is {score} (non-finite predictions)")
+            scores.append(score)
+            truncated = truncated or bool(getattr(model[-1], "truncated_", False))
+            if k == 0:
+                first_model = model
+                first_seconds = time.monotonic() - started
+            if time.monotonic() >= deadline and k + 1 < self.resampling.n_splits:
+                truncated = True
+                break
+        elapsed = time.monotonic() - started
+        value = float(np.mean(scores))
+        trial.set_user_attr("fit_seconds", round(elapsed, 4))
+        trial.set_user_attr("folds", len(scores))
+        trial.set_user_attr("truncated", truncated)
+        if value > self._best_value:
+            self._best_value = value
+            self._best_model = first_model
+            self._best_fold_seconds = first_seconds
+        return value
+
+    def run(self) -> SearchOutcome:
+        previous = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own log lines say more
+        try:
+            return self._run()
+        finally:
+            optuna.logging.set_verbosity(previous)
+
+    def _run(self) -> SearchOutcome:
+        study = self._make_study()
+        self._enqueue_defaults(study)
+        interrupted = False
+        n_done = 0
+        while self.settings.n_trials is None or n_done < self.settings.n_trials:
+            if self._trial_deadline() - time.monotonic() < MIN_TRIAL_SECONDS:
+                break
+            trial = study.ask()
+            try:
+                value = self._objective(trial)
+            except optuna.TrialPruned as e:
+                trial.set_user_attr("failure", str(e) or "pruned")
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            except KeyboardInterrupt:
+                trial.set_user_attr("failure", "interrupted by the user")
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                logger.warning("interrupted: stopping the search and keeping the best model so far")
+                interrupted = True
+                break
+            except Exception as e:  # a failed trial is recorded and the search goes on
+                reason = f"{type(e).__name__}: {e}"
+                trial.set_user_attr("failure", reason[:500])
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                logger.warning("trial %d failed: %s", trial.number, reason)
+            else:
+                study.tell(trial, value)
+                self._log_trial(study, trial.number, value)
+            n_done += 1
+        return self._finish(study, interrupted)
+
+    def _log_trial(self, study: optuna.Study, number: int, value: float) -> None:
+        t = study.trials[number]
+        best = study.best_trial
+        left = self.settings.deadline - time.monotonic()
+        logger.info(
+            "trial %d %s/%s %s=%.5g in %.2fs | best %.5g (%s/%s, trial %d) | %.0fs left",
+            number, t.params.get("framework"), t.user_attrs.get("family"), self.metric.display_name,
+            self.metric.display(value), t.user_attrs.get("fit_seconds", 0.0),
+            self.metric.display(best.value), best.params.get("framework"), best.user_attrs.get("family"),
+            best.number, max(left, 0.0),
+        )
+
+    # -- refit --------------------------------------------------------------------------------
+    def _finish(self, study: optuna.Study, interrupted: bool) -> SearchOutcome:
+        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if not complete:
+            return SearchOutcome(study, None, None, None, "none", interrupted)
+        best = study.best_trial
+        config = Config(best.params["framework"], best.user_attrs["family"], dict(best.user_attrs["config"]))
+        model = self._best_model
+        left = self.settings.deadline - FINISH_SECONDS - time.monotonic()
+        needed = self._refit_estimate()
+        if interrupted:
+            return SearchOutcome(study, best, model, config, "skipped: interrupted", interrupted)
+        if needed > left:  # a refit that still runs out of time falls back to the trial's model
+            msg = (
+                f"kept the best trial's model fitted on {self.resampling.train_fraction:.0%} of the rows: "
+                f"a refit on all rows needs ~{needed:.1f}s, {max(left, 0):.1f}s were left"
+            )
+            logger.info(msg)
+            return SearchOutcome(study, best, model, config, "skipped: " + msg, interrupted)
+        adapter = get_adapter(config.framework)
+        estimator = adapter.build(
+            config, self.spec, device=best.user_attrs.get("device", "cpu"),
+            seed=self.settings.seed, n_jobs=_n_threads(self.settings.n_jobs),
+        )
+        started = time.monotonic()
+        try:
+            with fit_budget(self.settings.deadline - FINISH_SECONDS), self._threads():
+                estimator.fit(self.X, self.y)
+        except Exception as e:
+            logger.warning("refit on all rows failed (%s: %s); keeping the trial's model", type(e).__name__, e)
+            return SearchOutcome(study, best, model, config, f"failed: {type(e).__name__}: {e}", interrupted)
+        if getattr(estimator[-1], "truncated_", False):
+            return SearchOutcome(study, best, model, config, "skipped: the refit ran out of time", interrupted)
+        logger.info("refitted %s/%s on all %d rows in %.2fs", config.framework, config.family, len(self.y), time.monotonic() - started)
+        return SearchOutcome(study, best, estimator, config, "refitted on all rows", interrupted)

@@ -1,0 +1,146 @@
+"""Validation at the public boundary: every rule checked once, before any training.
+
+Messages name the argument or column, the rule, and the fix. The caller's frame is never
+modified: rows with a missing target are dropped from a copy.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.errors import InputError
+from search_spaces import TASKS, Task, canonical_name
+
+logger = logging.getLogger("automl")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class CleanData:
+    """The training frame (a copy when rows were dropped) and what was done to it."""
+
+    frame: pd.DataFrame
+    target: str
+    dropped_missing_target: int
+
+
+def check_frame(df: Any, target: Any) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(
+            f"df must be a pandas DataFrame, got {type(df).__name__}; "
+            "wrap arrays with pd.DataFrame(X).assign(target=y) or read a file with pd.read_csv"
+        )
+    dupes = df.columns[df.columns.duplicated()].unique().tolist()
+    if dupes:
+        raise InputError(
+            f"df has duplicate column names {dupes!r}; rename them so every column name is unique "
+            "(e.g. df.columns = [...])"
+        )
+    if target not in df.columns:
+        names = [str(c) for c in df.columns]
+        lowered = {n.lower(): n for n in names}
+        close = [lowered[c] for c in difflib.get_close_matches(str(target).lower(), list(lowered), n=3, cutoff=0.5)]
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        shown = ", ".join(repr(c) for c in names[:20]) + (" ..." if len(names) > 20 else "")
+        raise InputError(f"target={target!r} is not a column of df{hint} (columns: {shown})")
+    if len(df) == 0:
+        raise InputError("df is empty (0 rows); pass a frame with at least a few rows per class")
+    if df.shape[1] < 2:
+        raise InputError(
+            f"df has only the target column {target!r}; add at least one feature column"
+        )
+
+
+def check_arguments(
+    *,
+    time_budget: Any,
+    n_trials: Any,
+    task: Any,
+    device: Any,
+    n_jobs: Any,
+    seed: Any,
+) -> None:
+    if isinstance(time_budget, bool) or not isinstance(time_budget, (int, float)) or not math.isfinite(time_budget) or time_budget <= 0:
+        raise InputError(
+            f"time_budget must be a positive number of seconds, got {time_budget!r}; e.g. time_budget=60"
+        )
+    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1):
+        raise InputError(f"n_trials must be None or a positive integer, got {n_trials!r}")
+    if task is not None and task not in TASKS:
+        raise InputError(f"task must be one of {', '.join(TASKS)} or None (inferred), got {task!r}")
+    if device not in DEVICES:
+        raise InputError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
+        raise InputError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+
+
+def check_frameworks(frameworks: Any) -> list[str] | None:
+    if frameworks is None:
+        return None
+    if isinstance(frameworks, str):
+        frameworks = [frameworks]
+    if not isinstance(frameworks, Sequence) or not frameworks:
+        raise InputError(
+            f"frameworks must be a non-empty list of names such as ['sklearn', 'xgboost'], got {frameworks!r}"
+        )
+    names = []
+    for f in frameworks:
+        try:
+            names.append(canonical_name(str(f)))
+        except ValueError as e:
+            raise InputError(f"frameworks: {e}") from e
+    return list(dict.fromkeys(names))
+
+
+def clean_target(df: pd.DataFrame, target: str) -> CleanData:
+    y = df[target]
+    missing = int(y.isna().sum())
+    if missing == len(df):
+        raise InputError(f"target column {target!r} is entirely missing; choose a column with values")
+    frame = df
+    if missing:
+        msg = f"dropped {missing:,} of {len(df):,} rows whose target {target!r} is missing"
+        warnings.warn(msg, UserWarning, stacklevel=3)
+        logger.warning(msg)
+        frame = df.loc[y.notna()]
+    if frame[target].nunique() < 2:
+        value = frame[target].iloc[0]
+        raise InputError(
+            f"target column {target!r} has a single value ({value!r}) in all {len(frame):,} rows; "
+            "there is nothing to learn: check the column or add rows of other classes"
+        )
+    return CleanData(frame=frame, target=target, dropped_missing_target=missing)
+
+
+def check_features(frame: pd.DataFrame, target: str) -> None:
+    numeric = frame.drop(columns=[target]).select_dtypes(include=[np.number])
+    if numeric.shape[1]:
+        values = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.isinf(values).any(axis=0)
+        if bad.any():
+            cols = [str(c) for c in numeric.columns[bad]]
+            raise InputError(
+                f"columns {cols!r} contain infinite values; replace them, e.g. "
+                "df.replace([np.inf, -np.inf], np.nan), and missing values are handled for you"
+            )
+
+
+def check_task(task: Task, y: pd.Series) -> None:
+    n = int(y.nunique())
+    if task == "binary" and n != 2:
+        raise InputError(f"task='binary' but the target has {n} distinct values; use task='multiclass' or None")
+    if task == "regression" and not pd.api.types.is_numeric_dtype(y):
+        raise InputError(
+            f"task='regression' needs a numeric target, got dtype {y.dtype}; use a classification task"
+        )

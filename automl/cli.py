@@ -1,0 +1,242 @@
+"""The ``automl`` command line: thin wrappers over the Python API.
+
+User mistakes (bad arguments, unreadable files, bad data) print one line to stderr and exit 2,
+with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+EPILOGS = {
+    "run": "example:\n  automl run data.csv --target y --time-budget 60 --frameworks sklearn xgboost",
+    "quick-run": "examples:\n  automl quick-run                      # bundled breast-cancer data, 30 s\n"
+                 "  automl quick-run data.csv --target y",
+    "recommend": "example:\n  automl recommend data.csv --target y --time-budget 120",
+    "profile": "example:\n  automl profile data.csv --target y --json",
+    "doctor": "example:\n  automl doctor",
+}
+QUICK_BUDGET = 30.0
+
+
+class UserError(Exception):
+    """A mistake in the command line or the input file: reported without a traceback."""
+
+
+def read_table(path: str) -> pd.DataFrame:
+    """Read CSV (optionally compressed), Parquet or Feather, by file extension."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"DATA file {path!r} does not exist")
+    suffixes = [s.lower() for s in p.suffixes]
+    try:
+        if ".parquet" in suffixes or ".pq" in suffixes:
+            return pd.read_parquet(p)
+        if ".feather" in suffixes:
+            return pd.read_feather(p)
+        return pd.read_csv(p)
+    except ImportError as e:
+        raise UserError(f"reading {p.name} needs an extra package: {e} (pip install pyarrow)") from e
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
+        raise UserError(f"could not read {path!r} as a table: {e}") from e
+
+
+def demo_frame() -> tuple[pd.DataFrame, str]:
+    """scikit-learn's bundled breast-cancer data: no download needed."""
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    frame["target"] = frame["target"].map({0: "malignant", 1: "benign"})
+    return frame, "target"
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def _leaderboard_text(result: Any, rows: int = 15) -> str:
+    board = result.leaderboard.drop(columns=["params", "score"]).head(rows)
+    return board.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.5g}")
+
+
+def _run(df: pd.DataFrame, target: str, args: argparse.Namespace) -> int:
+    import automl
+
+    started = time.monotonic()
+    result = automl.fit(
+        df, target, time_budget=args.time_budget, n_trials=args.n_trials, metric=args.metric,
+        frameworks=args.frameworks, task=args.task, device=args.device, seed=args.seed, n_jobs=args.n_jobs,
+    )
+    wall = time.monotonic() - started
+    if args.json:
+        _print_json(
+            {
+                "best_framework": result.best_framework, "best_model": result.best_model_family,
+                "best_params": result.best_params, "metric": result.metric.name,
+                "best_score": result.best_score, "wall_seconds": wall, "refit": result.refit,
+                "recommendation": result.recommendation.to_dict(),
+                "leaderboard": json.loads(result.leaderboard.to_json(orient="records")),
+            }
+        )
+        return 0
+    print("== Hardware ==")
+    print(result.hardware.summary())
+    print("\n== Dataset ==")
+    print(result.profile.summary())
+    print("\n== " + result.recommendation.summary())
+    print(f"\n== Leaderboard ({len(result.leaderboard)} trials, {result.validation}) ==")
+    print(_leaderboard_text(result))
+    print("\n== Best model ==")
+    print(result.summary())
+    print(f"Pipeline: {result.best_model}")
+    print(f"Wall time: {wall:.1f}s")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.time_budget is None:
+        args.time_budget = 60.0
+    return _run(read_table(args.data), args.target, args)
+
+
+def cmd_quick_run(args: argparse.Namespace) -> int:
+    if args.data is None:
+        df, target = demo_frame()
+        if not args.json:
+            print(f"No DATA given: using scikit-learn's bundled breast-cancer data ({len(df)} rows).\n")
+    else:
+        if args.target is None:
+            raise UserError("quick-run DATA needs --target COLUMN")
+        df, target = read_table(args.data), args.target
+    if args.time_budget is None:
+        args.time_budget = QUICK_BUDGET
+    return _run(df, target, args)
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    import automl
+
+    rec = automl.recommend(
+        read_table(args.data), args.target, time_budget=args.time_budget or 60.0,
+        frameworks=args.frameworks, task=args.task, device=args.device,
+    )
+    if args.json:
+        _print_json(rec.to_dict())
+    else:
+        print(rec.summary())
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    import automl
+
+    prof = automl.profile(read_table(args.data), args.target, task=args.task)
+    if args.json:
+        _print_json(prof.to_dict())
+    else:
+        print(prof.summary())
+        print()
+        print(prof.columns_frame().to_string(index=False))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import automl
+
+    hw = automl.hardware(refresh=True)
+    if args.json:
+        _print_json(hw.to_dict())
+    else:
+        print(hw.summary())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="automl",
+        description="Which ML framework to use for your data on your hardware, and the best model it finds.",
+        epilog="examples:\n  automl quick-run\n  automl run data.csv --target y --time-budget 60\n  automl doctor",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=1, help="more log output (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, epilog=EPILOGS[name],
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        return p
+
+    def search_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--time-budget", type=float, help="seconds, refit included (run: 60, quick-run: 30)")
+        p.add_argument("--n-trials", type=int, help="stop after this many trials")
+        p.add_argument("--metric", help="scikit-learn scorer name or alias (auc, logloss, rmse, ...)")
+        p.add_argument("--frameworks", nargs="+", help="restrict the search, e.g. sklearn xgboost")
+        p.add_argument("--task", choices=["binary", "multiclass", "regression"], help="override the inferred task")
+        p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--n-jobs", type=int, default=1, help="threads per model (-1: all cores)")
+
+    p = add("run", "Search for the best model on a CSV, Parquet or Feather file.")
+    p.add_argument("data")
+    p.add_argument("--target", required=True)
+    search_options(p)
+    p.set_defaults(func=cmd_run)
+
+    p = add("quick-run", "A short search; on bundled demo data when no file is given.")
+    p.add_argument("data", nargs="?")
+    p.add_argument("--target")
+    search_options(p)
+    p.set_defaults(func=cmd_quick_run)
+
+    p = add("recommend", "Rank the frameworks for a dataset on this machine, with reasons; trains nothing.")
+    p.add_argument("data")
+    p.add_argument("--target", required=True)
+    p.add_argument("--time-budget", type=float)
+    p.add_argument("--frameworks", nargs="+")
+    p.add_argument("--task", choices=["binary", "multiclass", "regression"])
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.set_defaults(func=cmd_recommend)
+
+    p = add("profile", "Profile a dataset: column kinds, missing values, task and classes.")
+    p.add_argument("data")
+    p.add_argument("--target", required=True)
+    p.add_argument("--task", choices=["binary", "multiclass", "regression"])
+    p.set_defaults(func=cmd_profile)
+
+    p = add("doctor", "Show cores, memory, GPUs and which frameworks are installed and can use a GPU.")
+    p.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from automl.errors import InputError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING if args.quiet or getattr(args, "json", False) else (
+        logging.DEBUG if args.verbose > 1 else logging.INFO
+    )
+    logging.basicConfig(level=level, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except (UserError, InputError) as e:
+        print(f"automl {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("automl: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

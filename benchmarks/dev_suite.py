@@ -1,0 +1,100 @@
+"""Run ``automl.fit`` on every dataset of a suite and check the time promise.
+
+Split convention (shared with the peers' figures): rows with a missing target dropped, one 75/25
+split with ``random_state=0``, stratified for classification. Prints a table and appends one JSON
+object per dataset to ``benchmarks/results/dev_suite_<budget>s.jsonl``.
+
+    python -m benchmarks.dev_suite --budget 60
+    python -m benchmarks.dev_suite --budget 30 --datasets breast_cancer
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_SUITE = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "dev"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def load_split(entry: dict, suite: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from sklearn.model_selection import train_test_split
+
+    df = pd.read_csv(suite / entry["file"])
+    df = df[df[entry["target"]].notna()].reset_index(drop=True)
+    stratify = df[entry["target"]] if entry["task"] != "regression" else None
+    return train_test_split(df, test_size=0.25, random_state=0, stratify=stratify)
+
+
+def holdout_metrics(result, test: pd.DataFrame, target: str, task: str) -> dict[str, float]:
+    from sklearn import metrics
+
+    y = test[target]
+    if task == "regression":
+        pred = result.predict(test)
+        return {"rmse": float(math.sqrt(metrics.mean_squared_error(y, pred))), "r2": float(metrics.r2_score(y, pred))}
+    proba = result.predict_proba(test)
+    out = {"accuracy": float(metrics.accuracy_score(y, result.predict(test)))}
+    out["logloss"] = float(metrics.log_loss(y, proba.to_numpy(), labels=list(proba.columns)))
+    if task == "binary":
+        out["auc"] = float(metrics.roc_auc_score(y, proba.iloc[:, 1].to_numpy(), labels=None) if proba.columns[1] == sorted(proba.columns)[1] else metrics.roc_auc_score(y == proba.columns[1], proba.iloc[:, 1]))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import automl
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--budget", type=float, default=60.0)
+    ap.add_argument("--datasets", nargs="*", help="names from the manifest (default: all)")
+    ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
+    ap.add_argument("--n-jobs", type=int, default=1)
+    ap.add_argument("--frameworks", nargs="*")
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    manifest = json.loads((args.suite / "manifest.json").read_text())
+    entries = [e for e in manifest if not args.datasets or e["name"] in args.datasets]
+    out = args.out or RESULTS / f"dev_suite_{args.budget:g}s.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for entry in entries:
+        train, test = load_split(entry, args.suite)
+        t0 = time.monotonic()
+        result = automl.fit(
+            train, entry["target"], time_budget=args.budget, n_jobs=args.n_jobs, frameworks=args.frameworks
+        )
+        wall = time.monotonic() - t0
+        scores = holdout_metrics(result, test, entry["target"], entry["task"])
+        board = result.leaderboard
+        row = {
+            "dataset": entry["name"], "task": entry["task"], "rows_train": len(train), "budget": args.budget,
+            "wall_s": round(wall, 2), "promise_kept": wall <= args.budget * 1.05 + 5,
+            "best_framework": result.best_framework, "best_model": result.best_model_family,
+            "trials": int(len(board)),
+            "trials_by_framework": {k: int(v) for k, v in board["framework"].value_counts().items()},
+            "refit": result.refit.split(":")[0], **{k: round(v, 5) for k, v in scores.items()},
+        }
+        rows.append(row)
+        with out.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        print(json.dumps(row), flush=True)
+    table = pd.DataFrame(rows)
+    cols = [c for c in ["dataset", "task", "wall_s", "promise_kept", "auc", "logloss", "accuracy", "rmse", "r2",
+                        "best_framework", "best_model", "trials", "refit"] if c in table]
+    print()
+    print(table[cols].to_string(index=False))
+    print(f"\ntime promise (wall <= {args.budget:g} x 1.05 + 5 s) kept on {int(table.promise_kept.sum())} of {len(table)} datasets; max wall {table.wall_s.max():.1f} s")
+    return 0 if bool(np.all(table.promise_kept)) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

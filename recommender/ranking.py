@@ -1,0 +1,244 @@
+"""Ranking candidate frameworks for a dataset on a machine, with reasons and predicted cost.
+
+Every ranker implements :class:`Ranker`; the rule-based one is the default now and stays the
+fallback and the source of readable reasons when a learned ranker arrives.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from recommender.cost import GPU_MIN_CELLS, estimate_fit_seconds, gpu_pays
+from recommender.hardware import HardwareProfile
+from recommender.profile import DatasetProfile
+from search_spaces import FrameworkAdapter, all_adapters
+
+DeviceChoice = Literal["auto", "cpu", "cuda"]
+#: A framework whose single fit is predicted to take more than this share of the budget is excluded.
+MAX_BUDGET_SHARE_PER_FIT = 0.5
+
+
+@dataclass(frozen=True)
+class Candidate:
+    framework: str
+    display_name: str
+    score: float
+    seconds_per_fit: float
+    device: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    framework: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """Ranked candidates (best first), excluded frameworks with reasons, and what was assumed."""
+
+    candidates: tuple[Candidate, ...]
+    excluded: tuple[Exclusion, ...]
+    time_budget: float | None
+    ranker: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def frameworks(self) -> list[str]:
+        return [c.framework for c in self.candidates]
+
+    @property
+    def best(self) -> Candidate:
+        return self.candidates[0]
+
+    def device_for(self, framework: str) -> str:
+        return next((c.device for c in self.candidates if c.framework == framework), "cpu")
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = [
+            {
+                "rank": i + 1, "framework": c.framework, "score": round(c.score, 3),
+                "seconds_per_fit": round(c.seconds_per_fit, 2), "device": c.device,
+                "reasons": "; ".join(c.reasons),
+            }
+            for i, c in enumerate(self.candidates)
+        ]
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        lines = [f"Recommendation ({self.ranker} ranker):"]
+        for i, c in enumerate(self.candidates, 1):
+            lines.append(
+                f"  {i}. {c.display_name} (score {c.score:.2f}, ~{c.seconds_per_fit:.2f} s per fit on {c.device})"
+            )
+            lines.extend(f"       - {r}" for r in c.reasons)
+        for e in self.excluded:
+            lines.append(f"  excluded {e.framework}: {e.reason}")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        excluded = "".join(f"<li><b>{e.framework}</b>: {e.reason}</li>" for e in self.excluded)
+        return (
+            "<div><b>Recommendation</b>"
+            + self.to_frame().to_html(index=False)
+            + (f"<p>Excluded:</p><ul>{excluded}</ul>" if excluded else "")
+            + "</div>"
+        )
+
+
+class Ranker(ABC):
+    """Orders the frameworks that can run here; says why, and what one fit will cost."""
+
+    name: str = "base"
+
+    @abstractmethod
+    def score(
+        self, adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile
+    ) -> tuple[float, list[str]]:
+        """Expected relative quality in [0, 1] and the reasons behind it."""
+
+    def rank(
+        self,
+        profile: DatasetProfile,
+        hardware: HardwareProfile,
+        *,
+        time_budget: float | None = None,
+        frameworks: Sequence[str] | None = None,
+        device: DeviceChoice = "auto",
+    ) -> Recommendation:
+        adapters = [a for a in all_adapters() if frameworks is None or a.name in frameworks]
+        candidates: list[Candidate] = []
+        excluded: list[Exclusion] = []
+        slow: list[Candidate] = []
+        notes: list[str] = []
+        for adapter in adapters:
+            if not adapter.supports(profile.task):
+                excluded.append(Exclusion(adapter.name, f"does not support {profile.task} tasks"))
+                continue
+            if not adapter.is_installed():
+                excluded.append(
+                    Exclusion(adapter.name, f"not installed ({adapter.install_hint})")
+                )
+                continue
+            chosen, device_reason = _choose_device(adapter, profile, hardware, device)
+            cost = estimate_fit_seconds(adapter, profile, hardware, chosen)
+            quality, reasons = self.score(adapter, profile, hardware)
+            reasons.append(f"predicted {cost.seconds:.2f} s per fit ({cost.explanation})")
+            if device_reason:
+                reasons.append(device_reason)
+            cand = Candidate(
+                adapter.name, adapter.display_name, quality, cost.seconds, chosen, tuple(reasons)
+            )
+            if time_budget is not None and cost.seconds > MAX_BUDGET_SHARE_PER_FIT * time_budget:
+                slow.append(cand)
+                continue
+            candidates.append(cand)
+        if not candidates and slow:
+            fastest = min(slow, key=lambda c: c.seconds_per_fit)
+            slow.remove(fastest)
+            candidates.append(fastest)
+            notes.append(
+                f"every framework is predicted to need more than {MAX_BUDGET_SHARE_PER_FIT:.0%} of the "
+                f"budget per fit; kept the fastest ({fastest.framework}); consider a larger time_budget"
+            )
+        for c in slow:
+            excluded.append(
+                Exclusion(
+                    c.framework,
+                    f"too slow for the budget: ~{c.seconds_per_fit:.1f} s per fit against "
+                    f"{time_budget:.0f} s in all",
+                )
+            )
+        candidates.sort(key=lambda c: (-c.score, c.seconds_per_fit))
+        return Recommendation(tuple(candidates), tuple(excluded), time_budget, self.name, tuple(notes))
+
+
+def _choose_device(
+    adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile, device: DeviceChoice
+) -> tuple[str, str]:
+    if device == "cpu" or not adapter.supports_gpu:
+        return "cpu", ""
+    status = hardware.frameworks.get(adapter.name)
+    if not hardware.can_use_gpu(adapter.name):
+        reason = status.gpu_reason if status else "no GPU support detected"
+        return "cpu", (f"GPU requested but unusable: {reason}" if device == "cuda" else "")
+    gpu = hardware.gpus[0]
+    if device == "cuda":
+        return "cuda", f"on GPU {gpu.name} as requested"
+    if gpu_pays(profile):
+        return "cuda", f"on GPU {gpu.name}: the data is large enough for the GPU to pay"
+    return "cpu", f"CPU: below {GPU_MIN_CELLS / 1e6:.0f}M cells a GPU's transfer overhead outweighs its speed"
+
+
+class RuleBasedRanker(Ranker):
+    """Hand-written rules from the profiles; each rule that fires becomes a reason."""
+
+    name = "rule-based"
+    PRIORS = {"xgboost": 0.62, "sklearn": 0.60}
+
+    def score(
+        self, adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile
+    ) -> tuple[float, list[str]]:
+        s = self.PRIORS.get(adapter.name, 0.5)
+        reasons: list[str] = []
+        kinds = profile.kind_counts()
+        n_cat = kinds.get("categorical", 0) + kinds.get("boolean", 0)
+        n, p = profile.n_rows, max(profile.n_features, 1)
+        name = adapter.name
+        if name == "xgboost":
+            reasons.append("gradient-boosted trees are the strongest default on tabular data")
+            if n_cat and n_cat / p >= 0.3:
+                s += 0.05
+                reasons.append(f"{n_cat} of {p} columns are categorical: native categorical splits")
+            if profile.missing_ratio >= 0.02:
+                s += 0.03
+                reasons.append(f"{profile.missing_ratio:.1%} missing cells: learns a default direction for missing values")
+            if n >= 100_000:
+                s += 0.05
+                reasons.append(f"{n:,} rows: multi-threaded histogram boosting scales well")
+            if n < 1_000:
+                s -= 0.05
+                reasons.append(f"only {n:,} rows: boosted trees overfit easily; simpler models often match them")
+            if hardware.can_use_gpu(name) and gpu_pays(profile):
+                s += 0.05
+                reasons.append("a usable GPU makes each trial several times faster")
+        elif name == "sklearn":
+            reasons.append("searches linear models, forests, histogram boosting and k-NN in one space")
+            if n < 1_000:
+                s += 0.08
+                reasons.append(f"only {n:,} rows: regularised linear models and forests are robust and cheap to cross-validate")
+            if p >= 100 and n < 5_000:
+                s += 0.04
+                reasons.append(f"{p} features for {n:,} rows: regularised linear models handle wide data well")
+            if kinds.get("text", 0):
+                s += 0.05
+                reasons.append(f"{kinds['text']} free-text column(s): linear models on TF-IDF features suit text")
+            if n >= 1_000_000:
+                s -= 0.05
+                reasons.append(f"{n:,} rows: forests and k-NN grow slow; only histogram boosting scales")
+        return max(0.0, min(1.0, s)), reasons
+
+
+def recommend_frameworks(
+    profile: DatasetProfile,
+    hardware: HardwareProfile,
+    *,
+    time_budget: float | None = None,
+    frameworks: Sequence[str] | None = None,
+    device: DeviceChoice = "auto",
+    ranker: Ranker | None = None,
+) -> Recommendation:
+    """Rank the frameworks for this dataset and machine (rule-based unless ``ranker`` is given)."""
+    return (ranker or RuleBasedRanker()).rank(
+        profile, hardware, time_budget=time_budget, frameworks=frameworks, device=device
+    )

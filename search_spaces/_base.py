@@ -1,0 +1,125 @@
+"""The one extension point for frameworks: a small adapter base class.
+
+An adapter says three things about a framework: static metadata the recommender can read without
+importing the framework (class attributes), a search space written as a function of
+``(trial, spec)``, and how to build a scikit-learn compatible estimator, preprocessing included,
+from one sampled configuration.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from search_spaces._spec import FeatureSpec, Task
+
+Device = Literal["cpu", "cuda"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """One point of a framework's search space: the model family and its hyper-parameters."""
+
+    framework: str
+    family: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def trial_params(self) -> dict[str, Any]:
+        """The same point as Optuna parameter names, for ``study.enqueue_trial``."""
+        out: dict[str, Any] = {"framework": self.framework, f"{self.framework}.family": self.family}
+        out.update({f"{self.framework}.{self.family}.{k}": v for k, v in self.params.items()})
+        return out
+
+
+class ScopedTrial:
+    """Prefixes parameter names so that every family's parameters live apart in one study.
+
+    Works with a real ``optuna.Trial`` and with ``optuna.trial.FixedTrial`` alike.
+    """
+
+    def __init__(self, trial: Any, prefix: str) -> None:
+        self._trial = trial
+        self._prefix = prefix
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        return float(self._trial.suggest_float(f"{self._prefix}.{name}", low, high, log=log))
+
+    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False) -> int:
+        return int(self._trial.suggest_int(f"{self._prefix}.{name}", low, high, log=log))
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        return self._trial.suggest_categorical(f"{self._prefix}.{name}", list(choices))
+
+
+class FrameworkAdapter(ABC):
+    """Base class of every framework adapter. Subclasses set the metadata and three methods."""
+
+    #: Key used everywhere (CLI, study parameters, leaderboard).
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    #: Distribution whose metadata gives the installed version, and the top-level import name.
+    distribution: ClassVar[str]
+    import_name: ClassVar[str]
+    tasks: ClassVar[frozenset[Task]]
+    supports_gpu: ClassVar[bool] = False
+    #: Seconds per trial relative to scikit-learn's histogram gradient boosting on the same data.
+    relative_cost: ClassVar[float] = 1.0
+    #: Whether trials report intermediate scores (so pruners can stop them).
+    iterative: ClassVar[bool] = False
+    #: Shown to users when the framework is missing.
+    install_hint: ClassVar[str] = ""
+
+    @classmethod
+    def is_installed(cls) -> bool:
+        """True when the framework can be imported; looks it up without importing it."""
+        return importlib.util.find_spec(cls.import_name) is not None
+
+    @classmethod
+    def version(cls) -> str | None:
+        try:
+            return importlib.metadata.version(cls.distribution)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    @abstractmethod
+    def families(self, spec: FeatureSpec) -> list[str]:
+        """Model families worth searching for this data."""
+
+    @abstractmethod
+    def suggest(self, trial: Any, spec: FeatureSpec) -> Config:
+        """Sample one configuration: the family first, then its hyper-parameters."""
+
+    @abstractmethod
+    def build(
+        self, config: Config, spec: FeatureSpec, *, device: Device = "cpu", seed: int = 0, n_jobs: int = 1
+    ) -> Any:
+        """A fresh, unfitted scikit-learn compatible estimator, preprocessing included."""
+
+    @abstractmethod
+    def default_configs(self, spec: FeatureSpec) -> list[Config]:
+        """Configurations tried before the sampler takes over, cheapest and most robust first."""
+
+    def suggest_family(self, trial: Any, spec: FeatureSpec) -> str:
+        return str(trial.suggest_categorical(f"{self.name}.family", self.families(spec)))
+
+    def scoped(self, trial: Any, family: str) -> ScopedTrial:
+        return ScopedTrial(trial, f"{self.name}.{family}")
+
+    def supports(self, task: Task) -> bool:
+        return task in self.tasks
+
+    def metadata(self) -> dict[str, Any]:
+        """Static facts about the framework; reading them imports nothing heavy."""
+        return {
+            "name": self.name,
+            "display_name": self.display_name,
+            "distribution": self.distribution,
+            "import_name": self.import_name,
+            "tasks": sorted(self.tasks),
+            "supports_gpu": self.supports_gpu,
+            "relative_cost": self.relative_cost,
+            "iterative": self.iterative,
+        }

@@ -1,0 +1,55 @@
+"""The deadline and progress reporter a running fit consults, shared through a context variable.
+
+Estimators keep the scikit-learn contract (``__init__`` stores arguments only), so the per-trial
+deadline and the Optuna reporter cannot be constructor arguments without leaking into
+``get_params``. The search sets them around ``fit`` with :func:`fit_budget`; iterative estimators
+read them with :func:`current_budget`, stop growing at the deadline and report intermediate
+scores (higher is better) so a pruner can stop a bad trial.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+Reporter = Callable[[int, float], None]
+
+
+@dataclass(frozen=True)
+class FitBudget:
+    """A deadline on ``time.monotonic()`` (``None``: no deadline) and an optional reporter."""
+
+    deadline: float | None = None
+    report: Reporter | None = None
+
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def seconds_left(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def emit(self, step: int, value: float) -> None:
+        """Report an intermediate score; the reporter may raise ``optuna.TrialPruned``."""
+        if self.report is not None:
+            self.report(step, value)
+
+
+_CURRENT: ContextVar[FitBudget] = ContextVar("search_spaces_fit_budget", default=FitBudget())
+
+
+def current_budget() -> FitBudget:
+    return _CURRENT.get()
+
+
+@contextmanager
+def fit_budget(deadline: float | None = None, report: Reporter | None = None) -> Iterator[FitBudget]:
+    """Run the enclosed fits under ``deadline`` (monotonic seconds), reporting to ``report``."""
+    budget = FitBudget(deadline=deadline, report=report)
+    token = _CURRENT.set(budget)
+    try:
+        yield budget
+    finally:
+        _CURRENT.reset(token)

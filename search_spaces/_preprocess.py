@@ -1,0 +1,137 @@
+"""Column preprocessing built from a :class:`FeatureSpec`, fitted inside each fold by the pipeline.
+
+Column order out of the transformer is fixed: categorical (and boolean) first, then numeric,
+datetime parts, text. Models that take native categoricals rely on that: with ordinal encoding the
+first ``len(spec.categorical) + len(spec.boolean)`` output columns are the category codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from search_spaces._spec import FeatureSpec
+
+MISSING = "__missing__"
+DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour", "epoch_days")
+
+
+def _as_strings(frame: Any) -> Any:
+    """Categories as strings, with missing values as one explicit level."""
+    df = pd.DataFrame(frame)
+    out = df.astype(object).where(df.notna(), MISSING)
+    return out.map(str).to_numpy(dtype=object)
+
+
+def _text_column(frame: Any) -> list[str]:
+    series = frame.iloc[:, 0] if isinstance(frame, pd.DataFrame) else pd.Series(np.ravel(frame))
+    return series.fillna("").astype(str).tolist()
+
+
+def _as_float(frame: Any) -> Any:
+    return pd.DataFrame(frame).apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+
+
+class DatetimeParts(TransformerMixin, BaseEstimator):
+    """Turns datetime (or date-like string) columns into numeric parts a model can split on."""
+
+    def fit(self, X: Any, y: Any = None) -> DatetimeParts:
+        self.feature_names_in_ = np.asarray(pd.DataFrame(X).columns, dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        df = pd.DataFrame(X)
+        blocks = []
+        for col in df.columns:
+            values = pd.to_datetime(df[col], errors="coerce", utc=True, format="mixed")
+            epoch = (values - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds() / 86400.0
+            blocks.append(
+                np.column_stack(
+                    [
+                        values.dt.year, values.dt.month, values.dt.day,
+                        values.dt.day_of_week, values.dt.hour, epoch,
+                    ]
+                ).astype(np.float64)
+            )
+        return np.hstack(blocks) if blocks else np.empty((len(df), 0))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray(
+            [f"{c}__{p}" for c in self.feature_names_in_ for p in DATETIME_PARTS], dtype=object
+        )
+
+
+def n_categorical_outputs(spec: FeatureSpec) -> int:
+    """How many leading output columns are category codes under ordinal encoding."""
+    return len(spec.categorical) + len(spec.boolean)
+
+
+def make_preprocessor(
+    spec: FeatureSpec,
+    *,
+    categorical: Literal["onehot", "ordinal"],
+    scale: bool = False,
+    impute: bool = True,
+    max_onehot: int = 32,
+    text_features: int = 200,
+    dense: bool = True,
+) -> ColumnTransformer:
+    """Build the column transformer a model needs.
+
+    ``impute=False`` leaves NaN in place for learners that handle missing values natively
+    (histogram gradient boosting, XGBoost); ordinal codes for unseen or missing categories are NaN.
+    """
+    steps: list[tuple[str, Any, Any]] = []
+    cats = list(spec.categorical + spec.boolean)
+    if cats:
+        if categorical == "onehot":
+            encoder: Any = OneHotEncoder(
+                handle_unknown="infrequent_if_exist",
+                max_categories=max_onehot,
+                drop="if_binary",
+                sparse_output=not dense,
+            )
+            steps.append(("cat", make_pipeline(FunctionTransformer(_as_strings), encoder), cats))
+        else:
+            ordinal: list[Any] = [
+                FunctionTransformer(_as_strings),
+                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan),
+            ]
+            if impute:
+                ordinal.append(SimpleImputer(strategy="constant", fill_value=-1))
+            steps.append(("cat", make_pipeline(*ordinal), cats))
+    numeric_like: list[tuple[str, Any]] = []
+    if spec.numeric:
+        numeric_like.append(("num", list(spec.numeric)))
+    if spec.datetime:
+        numeric_like.append(("date", list(spec.datetime)))
+    for name, cols in numeric_like:
+        first: Any = FunctionTransformer(_as_float) if name == "num" else DatetimeParts()
+        parts: list[Any] = [first]
+        if impute:
+            parts.append(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True))
+        if scale:
+            parts.append(StandardScaler())
+        steps.append((name, make_pipeline(*parts), cols))
+    for i, col in enumerate(spec.text):
+        vectoriser = TfidfVectorizer(max_features=text_features, sublinear_tf=True, dtype=np.float32)
+        steps.append((f"text{i}", make_pipeline(FunctionTransformer(_text_column), vectoriser), [col]))
+    return ColumnTransformer(
+        steps,
+        remainder="drop",
+        sparse_threshold=0.0 if dense else 0.3,
+        verbose_feature_names_out=False,
+    )
+
+
+def with_preprocessing(preprocessor: ColumnTransformer, model: Any) -> Pipeline:
+    return Pipeline([("preprocess", preprocessor), ("model", model)])

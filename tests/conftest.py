@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny generated frames for each task, and the dev suite when it is present."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+DEV_SUITE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "dev"
+
+
+def make_frame(task: str, n: int = 160, seed: int = 0) -> pd.DataFrame:
+    """Numeric, categorical (with missing values), boolean and datetime columns, and a target."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    x2 = rng.uniform(-1, 1, size=n)
+    cat = rng.choice(["red", "green", "blue"], size=n)
+    df = pd.DataFrame(
+        {
+            "x1": x1,
+            "x2": x2,
+            "colour": pd.Series(cat, dtype=object),
+            "flag": rng.random(n) > 0.5,
+            "when": pd.date_range("2020-01-01", periods=n, freq="D"),
+        }
+    )
+    df.loc[df.index[::17], "colour"] = None
+    df.loc[df.index[::13], "x2"] = np.nan
+    signal = 2 * x1 + (cat == "red") - x2
+    if task == "regression":
+        df["y"] = signal + rng.normal(scale=0.3, size=n)
+    elif task == "binary":
+        df["y"] = np.where(signal > np.median(signal), "yes", "no")
+    else:
+        df["y"] = pd.cut(signal, 3, labels=["low", "mid", "high"]).astype(str)
+    return df
+
+
+@pytest.fixture(params=["binary", "multiclass", "regression"])
+def task(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def frame(task: str) -> pd.DataFrame:
+    return make_frame(task)
+
+
+@pytest.fixture
+def dev_suite() -> Path:
+    if not (DEV_SUITE / "manifest.json").exists():
+        pytest.skip(f"the development suite is not at {DEV_SUITE} (shared/ is absent on this machine)")
+    return DEV_SUITE
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs() -> None:
+    logging.getLogger("automl").setLevel(logging.WARNING)

@@ -1,0 +1,134 @@
+"""The conformance suite every framework adapter passes, on tiny data."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from recommender import profile_dataset
+from search_spaces import FrameworkAdapter, adapter_names, fit_budget, get_adapter, register
+from search_spaces._base import Config
+from tests.conftest import make_frame
+
+ADAPTERS = adapter_names()
+
+
+def _data(task: str):
+    df = make_frame(task)
+    prof = profile_dataset(df, "y")
+    spec = prof.feature_spec()
+    return df[list(spec.columns)], df["y"], spec
+
+
+def _all_configs(adapter: FrameworkAdapter, spec, n: int = 6) -> list[Config]:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    configs = list(adapter.default_configs(spec))
+    for _ in range(n):
+        trial = study.ask()
+        configs.append(adapter.suggest(trial, spec))
+        study.tell(trial, 0.0)
+    return configs
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_metadata_is_complete(name: str) -> None:
+    meta = get_adapter(name).metadata()
+    assert meta["name"] == name
+    assert set(meta["tasks"]) <= {"binary", "multiclass", "regression"} and meta["tasks"]
+    assert meta["relative_cost"] > 0
+    assert isinstance(meta["supports_gpu"], bool)
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_fits_and_predicts_every_family(name: str, task: str) -> None:
+    adapter = get_adapter(name)
+    X, y, spec = _data(task)
+    families_seen = set()
+    for config in _all_configs(adapter, spec):
+        est = adapter.build(config, spec, seed=0)
+        fitted = clone(est).fit(X, y)
+        families_seen.add(config.family)
+        pred = fitted.predict(X)
+        assert len(pred) == len(X)
+        if task == "regression":
+            assert np.isfinite(pred.astype(float)).all()
+        else:
+            assert set(pd.unique(pred)) <= set(y.unique())
+            proba = fitted.predict_proba(X)
+            assert proba.shape == (len(X), y.nunique())
+            np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+            assert list(fitted.classes_) == sorted(y.unique())
+        # scikit-learn contract: parameters round-trip through get_params / clone.
+        assert clone(est).get_params(deep=False).keys() == est.get_params(deep=False).keys()
+    assert families_seen
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_search_space_runs_on_fixed_trial(name: str) -> None:
+    adapter = get_adapter(name)
+    _, _, spec = _data("binary")
+    for config in adapter.default_configs(spec):
+        replay = adapter.suggest(optuna.trial.FixedTrial(config.trial_params()), spec)
+        assert replay == config
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_fit_is_reproducible(name: str) -> None:
+    adapter = get_adapter(name)
+    X, y, spec = _data("binary")
+    config = adapter.default_configs(spec)[0]
+    a = adapter.build(config, spec, seed=3).fit(X, y).predict_proba(X)
+    b = adapter.build(config, spec, seed=3).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(a, b)
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_expired_deadline_still_returns_a_model(name: str) -> None:
+    adapter = get_adapter(name)
+    X, y, spec = _data("binary")
+    for config in adapter.default_configs(spec):
+        est = adapter.build(config, spec)
+        with fit_budget(deadline=time.monotonic() - 1):
+            est.fit(X, y)
+        assert len(est.predict(X)) == len(X)
+
+
+def test_iterative_learners_report_and_can_be_pruned() -> None:
+    for name, family in [("xgboost", "gbtree"), ("sklearn", "hgb")]:
+        adapter = get_adapter(name)
+        df = make_frame("binary", n=600)
+        spec = profile_dataset(df, "y").feature_spec()
+        config = next(c for c in adapter.default_configs(spec) if c.family == family)
+        reports: list[tuple[int, float]] = []
+
+        def report(step: int, value: float) -> None:
+            reports.append((step, value))
+            raise optuna.TrialPruned("stop")
+
+        est = adapter.build(config, spec)
+        with pytest.raises(optuna.TrialPruned), fit_budget(report=report):
+            est.fit(df[list(spec.columns)], df["y"])
+        assert reports and reports[0][1] < 0  # a negated loss: higher is better
+
+
+def test_registry_rejects_a_name_clash() -> None:
+    class Clash(FrameworkAdapter):
+        name = "xgboost"
+
+    with pytest.raises(ValueError, match="already registered"):
+        register(Clash)  # type: ignore[type-abstract]
+
+
+def test_unknown_framework_lists_known_ones() -> None:
+    with pytest.raises(ValueError, match="known frameworks: .*sklearn"):
+        get_adapter("lightgbm-nope")
+
+
+def test_aliases_resolve() -> None:
+    assert get_adapter("scikit-learn").name == "sklearn"
+    assert get_adapter("XGB").name == "xgboost"

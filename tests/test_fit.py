@@ -1,0 +1,150 @@
+"""End-to-end ``automl.fit`` on tiny data with tiny budgets."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+import automl
+from automl import AutoMLResult
+from tests.conftest import make_frame
+
+
+@pytest.fixture(scope="module")
+def binary_result() -> AutoMLResult:
+    return automl.fit(make_frame("binary", n=200), "y", time_budget=30, n_trials=8, seed=0)
+
+
+def test_result_fields(binary_result: AutoMLResult) -> None:
+    r = binary_result
+    assert r.best_framework in {"sklearn", "xgboost"}
+    assert r.best_model_family and isinstance(r.best_params, dict)
+    assert np.isfinite(r.best_score) and r.metric.name == "roc_auc"
+    assert r.recommendation.frameworks and r.profile.n_rows == 200 and r.hardware.logical_cores >= 1
+    assert "Best:" in r.summary() and "<table" in r._repr_html_()
+
+
+def test_leaderboard_has_both_frameworks_and_one_row_per_trial(binary_result: AutoMLResult) -> None:
+    board = binary_result.leaderboard
+    assert {"framework", "model", "params", "score", "fit_seconds", "state", "failure_reason"} <= set(board.columns)
+    assert set(board.framework) == {"sklearn", "xgboost"}
+    assert len(board) == len(binary_result.study.trials)
+    complete = board[board.state == "COMPLETE"]
+    assert complete.score.is_monotonic_decreasing
+    assert complete.score.iloc[0] == pytest.approx(binary_result.best_score)
+    assert (complete.fit_seconds > 0).all()
+
+
+def test_baseline_runs_first(binary_result: AutoMLResult) -> None:
+    first = binary_result.study.trials[0]
+    assert (first.params["framework"], first.user_attrs["family"]) == ("sklearn", "hgb")
+
+
+def test_predict_and_proba_use_original_labels(binary_result: AutoMLResult) -> None:
+    df = make_frame("binary", n=50, seed=1)
+    pred = binary_result.predict(df)
+    assert set(pred.unique()) <= {"yes", "no"} and pred.index.equals(df.index)
+    proba = binary_result.predict_proba(df)
+    assert list(proba.columns) == ["no", "yes"]
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    # Extra columns, including the target, are ignored; order does not matter.
+    shuffled = df[df.columns[::-1]].assign(extra=1)
+    pd.testing.assert_series_equal(binary_result.predict(shuffled), pred)
+
+
+def test_predict_with_missing_column_names_it(binary_result: AutoMLResult) -> None:
+    df = make_frame("binary", n=20).drop(columns=["x1"])
+    with pytest.raises(automl.InputError, match="x1"):
+        binary_result.predict(df)
+
+
+def test_regression_and_multiclass() -> None:
+    reg = automl.fit(make_frame("regression"), "y", time_budget=30, n_trials=4)
+    assert reg.task == "regression" and reg.metric.display_name == "root_mean_squared_error"
+    assert reg.best_metric_value > 0
+    with pytest.raises(automl.InputError, match="classification"):
+        reg.predict_proba(make_frame("regression"))
+    multi = automl.fit(make_frame("multiclass"), "y", time_budget=30, n_trials=4)
+    assert multi.metric.name == "neg_log_loss"
+    assert list(multi.predict_proba(make_frame("multiclass")).columns) == ["high", "low", "mid"]
+
+
+def test_n_trials_and_frameworks_restrict_the_search() -> None:
+    r = automl.fit(make_frame("binary"), "y", time_budget=20, n_trials=3, frameworks=["xgboost"])
+    assert len(r.leaderboard) == 3 and set(r.leaderboard.framework) == {"xgboost"}
+    assert r.recommendation.frameworks == ["xgboost"]
+
+
+def test_custom_metric() -> None:
+    r = automl.fit(make_frame("binary"), "y", time_budget=30, n_trials=2, metric="accuracy")
+    assert r.metric.name == "accuracy" and 0 <= r.best_score <= 1
+
+
+def test_same_seed_gives_same_trials() -> None:
+    df = make_frame("binary")
+    a = automl.fit(df, "y", time_budget=30, n_trials=6, seed=5)
+    b = automl.fit(df, "y", time_budget=30, n_trials=6, seed=5)
+    pa = [t.params for t in a.study.trials]
+    assert pa == [t.params for t in b.study.trials]
+    np.testing.assert_allclose(a.leaderboard.score.to_numpy(float), b.leaderboard.score.to_numpy(float))
+
+
+def test_failed_trials_are_recorded_and_the_search_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from search_spaces import xgboost_adapter
+
+    def boom(self, *args, **kwargs):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(xgboost_adapter.XGBoostAdapter, "build", boom)
+    r = automl.fit(make_frame("binary"), "y", time_budget=30, n_trials=4)
+    failed = r.leaderboard[r.leaderboard.state == "FAIL"]
+    assert len(failed) >= 1 and failed.failure_reason.str.contains("simulated crash").all()
+    assert r.best_framework == "sklearn"
+
+
+def test_a_budget_too_small_for_any_trial_still_returns_a_model() -> None:
+    r = automl.fit(make_frame("binary"), "y", time_budget=0.01)
+    assert r.best_model_family == "constant"
+    assert any("constant" in m for m in r.messages)
+    assert len(r.predict(make_frame("binary", n=5))) == 5
+
+
+def test_pruned_trials_are_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from automl import _search
+
+    class PruneAll(optuna.pruners.BasePruner):
+        def prune(self, study, trial) -> bool:
+            return True
+
+    monkeypatch.setattr(_search.optuna.pruners, "MedianPruner", lambda **kw: PruneAll())
+    df = make_frame("binary", n=400)
+    r = automl.fit(df, "y", time_budget=10, n_trials=3, frameworks=["xgboost"])
+    assert (r.leaderboard.state == "PRUNED").all()
+    assert all(t.intermediate_values for t in r.study.trials)
+    assert r.best_model_family == "constant"
+
+
+def test_optuna_storage_is_used(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    r = automl.fit(make_frame("binary"), "y", time_budget=10, n_trials=2, storage=url)
+    loaded = optuna.load_study(study_name=r.study.study_name, storage=url)
+    assert len(loaded.trials) == 2
+
+
+def test_fit_logs_progress(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="automl"):
+        automl.fit(make_frame("binary"), "y", time_budget=30, n_trials=2)
+    assert any("trial 0 sklearn/hgb" in m for m in caplog.messages)
+
+
+def test_scikit_learn_estimators() -> None:
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    clf = automl.AutoMLClassifier(time_budget=30, n_trials=2).fit(X, y)
+    assert clf.predict_proba(X).shape == (150, 3) and list(clf.classes_) == [0, 1, 2]
+    assert clf.score(X, y) > 0.8
+    reg = automl.AutoMLRegressor(time_budget=30, n_trials=2).fit(X[:, :3], X[:, 3])
+    assert reg.result_.task == "regression" and reg.score(X[:, :3], X[:, 3]) > 0.5

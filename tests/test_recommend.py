@@ -1,0 +1,117 @@
+"""Ranking: candidates with scores, costs, devices and reasons; exclusions with reasons."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recommender import (
+    GPUInfo,
+    Ranker,
+    Recommendation,
+    RuleBasedRanker,
+    detect_hardware,
+    profile_dataset,
+    recommend_frameworks,
+)
+from search_spaces import get_adapter
+from tests.conftest import make_frame
+
+
+def _gpu_hardware():
+    base = detect_hardware()
+    fws = dict(base.frameworks)
+    fws["xgboost"] = dataclasses.replace(fws["xgboost"], can_use_gpu=True, gpu_build=True, gpu_reason="CUDA build")
+    return dataclasses.replace(base, gpus=(GPUInfo(0, "Fake GPU", 16000),), frameworks=fws)
+
+
+def _big_profile(rows: int = 300_000):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(rows, 8)), columns=[f"f{i}" for i in range(8)])
+    df["y"] = rng.integers(0, 2, rows)
+    return profile_dataset(df, "y")
+
+
+def test_candidates_have_scores_costs_devices_and_reasons() -> None:
+    rec = recommend_frameworks(profile_dataset(make_frame("binary"), "y"), detect_hardware(), time_budget=60)
+    assert isinstance(rec, Recommendation)
+    assert set(rec.frameworks) == {"sklearn", "xgboost"}
+    scores = [c.score for c in rec.candidates]
+    assert scores == sorted(scores, reverse=True)
+    for c in rec.candidates:
+        assert 0 <= c.score <= 1 and c.seconds_per_fit > 0 and c.device == "cpu"
+        assert any("per fit" in r for r in c.reasons)
+    assert "Recommendation" in rec.summary() and "<table" in rec._repr_html_()
+
+
+def test_small_data_favours_sklearn_with_a_reason() -> None:
+    rec = recommend_frameworks(profile_dataset(make_frame("binary", n=200), "y"), detect_hardware(), time_budget=60)
+    assert rec.best.framework == "sklearn"
+    assert any("200 rows" in r for r in rec.best.reasons)
+
+
+def test_large_data_with_gpu_puts_xgboost_on_cuda() -> None:
+    rec = recommend_frameworks(_big_profile(), _gpu_hardware(), time_budget=600)
+    assert rec.best.framework == "xgboost"
+    assert rec.device_for("xgboost") == "cuda"
+    assert rec.device_for("sklearn") == "cpu"
+    assert any("GPU" in r for r in rec.best.reasons)
+
+
+def test_small_data_stays_on_cpu_even_with_gpu() -> None:
+    rec = recommend_frameworks(profile_dataset(make_frame("binary"), "y"), _gpu_hardware(), time_budget=60)
+    assert rec.device_for("xgboost") == "cpu"
+    xgb = next(c for c in rec.candidates if c.framework == "xgboost")
+    assert any("overhead" in r for r in xgb.reasons)
+
+
+def test_device_cpu_forces_cpu() -> None:
+    rec = recommend_frameworks(_big_profile(), _gpu_hardware(), time_budget=600, device="cpu")
+    assert rec.device_for("xgboost") == "cpu"
+
+
+def test_gpu_cost_is_lower() -> None:
+    prof = _big_profile()
+    cpu = recommend_frameworks(prof, _gpu_hardware(), time_budget=600, device="cpu")
+    gpu = recommend_frameworks(prof, _gpu_hardware(), time_budget=600, device="cuda")
+    cost = lambda r: next(c.seconds_per_fit for c in r.candidates if c.framework == "xgboost")  # noqa: E731
+    assert cost(gpu) < cost(cpu)
+
+
+def test_not_installed_is_excluded_with_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    cls = type(get_adapter("xgboost"))
+    monkeypatch.setattr(cls, "is_installed", classmethod(lambda c: False))
+    rec = recommend_frameworks(profile_dataset(make_frame("binary"), "y"), detect_hardware(), time_budget=60)
+    assert rec.frameworks == ["sklearn"]
+    assert [(e.framework, "not installed" in e.reason) for e in rec.excluded] == [("xgboost", True)]
+
+
+def test_unsupported_task_is_excluded(monkeypatch: pytest.MonkeyPatch) -> None:
+    cls = type(get_adapter("xgboost"))
+    monkeypatch.setattr(cls, "tasks", frozenset({"binary"}))
+    rec = recommend_frameworks(profile_dataset(make_frame("regression"), "y"), detect_hardware(), time_budget=60)
+    assert "xgboost" not in rec.frameworks
+    assert any("does not support regression" in e.reason for e in rec.excluded)
+
+
+def test_too_slow_for_budget_is_excluded_but_one_stays() -> None:
+    prof = _big_profile(rows=2_000_000)
+    rec = recommend_frameworks(prof, detect_hardware(), time_budget=1)
+    assert len(rec.candidates) == 1
+    assert any("too slow for the budget" in e.reason for e in rec.excluded)
+    assert rec.notes
+
+
+def test_rankers_share_one_interface() -> None:
+    class Constant(Ranker):
+        name = "constant"
+
+        def score(self, adapter, profile, hardware):
+            return (0.9 if adapter.name == "sklearn" else 0.1), ["fixed"]
+
+    rec = recommend_frameworks(profile_dataset(make_frame("binary"), "y"), detect_hardware(), ranker=Constant())
+    assert rec.ranker == "constant" and rec.best.framework == "sklearn"
+    assert isinstance(RuleBasedRanker(), Ranker)
