@@ -40,6 +40,15 @@ class Resampling:
         return len(tr) / (len(tr) + len(va))
 
 
+def fits_per_trial(n_rows: int) -> float:
+    """How many full-data fits one trial costs under the validation plan for ``n_rows`` rows."""
+    if n_rows <= CV5_MAX_ROWS:
+        return 4.0
+    if n_rows <= CV3_MAX_ROWS:
+        return 2.0
+    return 1.0 - min(HOLDOUT_FRACTION, HOLDOUT_MAX_ROWS / n_rows)
+
+
 def make_resampling(y: pd.Series, classification: bool, seed: int) -> Resampling:
     from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
@@ -54,7 +63,8 @@ def make_resampling(y: pd.Series, classification: bool, seed: int) -> Resampling
                 k = min_class
             else:
                 logger.warning("a class has a single row: folds cannot be stratified")
-        cv = StratifiedKFold(k, shuffle=True, random_state=seed) if stratified else KFold(k, shuffle=True, random_state=seed)
+        cv_class = StratifiedKFold if stratified else KFold
+        cv = cv_class(k, shuffle=True, random_state=seed)
         splits = tuple((np.asarray(tr), np.asarray(va)) for tr, va in cv.split(np.zeros(n), y if stratified else None))
         return Resampling("cv", splits, stratified)
     size = min(HOLDOUT_FRACTION, HOLDOUT_MAX_ROWS / n)

@@ -12,6 +12,8 @@ import logging
 import math
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +61,15 @@ class SearchOutcome:
     refit: str
     interrupted: bool = False
     messages: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def _quiet_folds() -> Iterator[None]:
+    """Silence warnings that are expected inside validation folds (handled by design)."""
+    with warnings.catch_warnings():
+        # Categories first seen in a validation fold are encoded as unknown on purpose.
+        warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
+        yield
 
 
 def _n_threads(n_jobs: int) -> int:
@@ -168,9 +179,9 @@ class Search:
         started = time.monotonic()
         for k, (tr, va) in enumerate(self.resampling.splits):
             model = clone(estimator)
-            with fit_budget(deadline, report if k == 0 else None), self._threads():
+            with fit_budget(deadline, report if k == 0 else None), self._threads(), _quiet_folds():
                 model.fit(self.X.iloc[tr], self.y.iloc[tr])
-            score = float(self.scorer(model, self.X.iloc[va], self.y.iloc[va]))
+                score = float(self.scorer(model, self.X.iloc[va], self.y.iloc[va]))
             if not math.isfinite(score):
                 raise ValueError(f"the {self.metric.name} score is {score} (non-finite predictions)")
             scores.append(score)
@@ -276,5 +287,8 @@ class Search:
             return SearchOutcome(study, best, model, config, f"failed: {type(e).__name__}: {e}", interrupted)
         if getattr(estimator[-1], "truncated_", False):
             return SearchOutcome(study, best, model, config, "skipped: the refit ran out of time", interrupted)
-        logger.info("refitted %s/%s on all %d rows in %.2fs", config.framework, config.family, len(self.y), time.monotonic() - started)
+        logger.info(
+            "refitted %s/%s on all %d rows in %.2fs",
+            config.framework, config.family, len(self.y), time.monotonic() - started,
+        )
         return SearchOutcome(study, best, estimator, config, "refitted on all rows", interrupted)

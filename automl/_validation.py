@@ -60,6 +60,23 @@ def check_frame(df: Any, target: Any) -> None:
         )
 
 
+def string_columns(df: pd.DataFrame, target: Any) -> tuple[pd.DataFrame, str]:
+    """Column names as strings (a renamed shallow copy when needed): encoders select by name."""
+    if all(isinstance(c, str) for c in df.columns):
+        return df, target
+    renamed = df.rename(columns=str)
+    clashes = renamed.columns[renamed.columns.duplicated()].unique().tolist()
+    if clashes:
+        raise InputError(
+            f"column names {clashes!r} clash once converted to strings (e.g. 1 and '1'); rename them"
+        )
+    return renamed, str(target)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def check_arguments(
     *,
     time_budget: Any,
@@ -69,19 +86,20 @@ def check_arguments(
     n_jobs: Any,
     seed: Any,
 ) -> None:
-    if isinstance(time_budget, bool) or not isinstance(time_budget, (int, float)) or not math.isfinite(time_budget) or time_budget <= 0:
+    number = isinstance(time_budget, (int, float)) and not isinstance(time_budget, bool)
+    if not (number and math.isfinite(time_budget) and time_budget > 0):
         raise InputError(
             f"time_budget must be a positive number of seconds, got {time_budget!r}; e.g. time_budget=60"
         )
-    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1):
+    if n_trials is not None and not (_is_int(n_trials) and n_trials >= 1):
         raise InputError(f"n_trials must be None or a positive integer, got {n_trials!r}")
     if task is not None and task not in TASKS:
         raise InputError(f"task must be one of {', '.join(TASKS)} or None (inferred), got {task!r}")
     if device not in DEVICES:
         raise InputError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
+    if not (_is_int(n_jobs) and (n_jobs >= 1 or n_jobs == -1)):
         raise InputError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not (_is_int(seed) and seed >= 0):
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from automl import _validation as v
-from automl._resampling import make_resampling
+from automl._resampling import fits_per_trial, make_resampling
 from automl._search import Search, SearchSettings
 from automl.errors import InputError
 from automl.metrics import resolve_metric
@@ -55,7 +55,10 @@ def recommend(
     names = v.check_frameworks(frameworks)
     clean = v.clean_target(df, target)
     prof = profile_dataset(clean.frame, target, task=task)
-    return recommend_frameworks(prof, detect_hardware(), time_budget=time_budget, frameworks=names, device=device)  # type: ignore[arg-type]
+    return recommend_frameworks(
+        prof, detect_hardware(), time_budget=time_budget, frameworks=names, device=device,  # type: ignore[arg-type]
+        fits_per_trial=fits_per_trial(prof.n_rows),
+    )
 
 
 def fit(
@@ -80,6 +83,7 @@ def fit(
     """
     started = time.monotonic()
     v.check_frame(df, target)
+    df, target = v.string_columns(df, target)
     v.check_arguments(time_budget=time_budget, n_trials=n_trials, task=task, device=device, n_jobs=n_jobs, seed=seed)
     names = v.check_frameworks(frameworks)
     clean = v.clean_target(df, target)
@@ -88,7 +92,10 @@ def fit(
     v.check_task(prof.task, clean.frame[target])
     chosen_metric = resolve_metric(metric, prof.task)
     hw = detect_hardware()
-    rec = recommend_frameworks(prof, hw, time_budget=time_budget, frameworks=names, device=device)  # type: ignore[arg-type]
+    rec = recommend_frameworks(
+        prof, hw, time_budget=time_budget, frameworks=names, device=device,  # type: ignore[arg-type]
+        fits_per_trial=fits_per_trial(prof.n_rows),
+    )
     if not rec.candidates:
         reasons = "; ".join(f"{e.framework}: {e.reason}" for e in rec.excluded)
         raise InputError(f"no requested framework can run here ({reasons}); install one or pass other frameworks")
@@ -150,7 +157,9 @@ def fit(
     )
 
 
-def _fallback(X: pd.DataFrame, y: pd.Series, classification: bool, metric: Any, resampling: Any) -> tuple[Any, str, str, dict[str, Any], float]:
+def _fallback(
+    X: pd.DataFrame, y: pd.Series, classification: bool, metric: Any, resampling: Any
+) -> tuple[Any, str, str, dict[str, Any], float]:
     """A constant predictor, so that even a budget too small for one trial returns a model."""
     from sklearn.dummy import DummyClassifier, DummyRegressor
 

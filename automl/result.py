@@ -80,6 +80,8 @@ class AutoMLResult:
     def _features(self, df: Any) -> pd.DataFrame:
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"predict needs a pandas DataFrame, got {type(df).__name__}")
+        if not all(isinstance(c, str) for c in df.columns):
+            df = df.rename(columns=str)  # training used string names too
         missing = [c for c in self.feature_columns if c not in df.columns]
         if missing:
             raise InputError(

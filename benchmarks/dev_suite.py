@@ -44,8 +44,29 @@ def holdout_metrics(result, test: pd.DataFrame, target: str, task: str) -> dict[
     out = {"accuracy": float(metrics.accuracy_score(y, result.predict(test)))}
     out["logloss"] = float(metrics.log_loss(y, proba.to_numpy(), labels=list(proba.columns)))
     if task == "binary":
-        out["auc"] = float(metrics.roc_auc_score(y, proba.iloc[:, 1].to_numpy(), labels=None) if proba.columns[1] == sorted(proba.columns)[1] else metrics.roc_auc_score(y == proba.columns[1], proba.iloc[:, 1]))
+        positive = proba.columns[1]
+        out["auc"] = float(metrics.roc_auc_score(y == positive, proba[positive]))
     return out
+
+
+MAIN_METRIC = {"binary": "auc", "multiclass": "logloss", "regression": "rmse"}
+
+
+def peer_table(rows: list[dict], suite: Path, budget: float) -> pd.DataFrame | None:
+    """Our main metric next to the peers' recorded figures (``peer_results_<budget>s.jsonl``)."""
+    path = suite / f"peer_results_{budget:g}s.jsonl"
+    if not path.exists():
+        return None
+    peers = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    table = []
+    for row in rows:
+        metric = MAIN_METRIC[row["task"]]
+        entry = {"dataset": row["dataset"], "metric": metric, "automl": row[metric]}
+        for p in peers:
+            if p["dataset"] == row["dataset"]:
+                entry[p["system"]] = p.get(metric)
+        table.append(entry)
+    return pd.DataFrame(table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +113,15 @@ def main(argv: list[str] | None = None) -> int:
                         "best_framework", "best_model", "trials", "refit"] if c in table]
     print()
     print(table[cols].to_string(index=False))
-    print(f"\ntime promise (wall <= {args.budget:g} x 1.05 + 5 s) kept on {int(table.promise_kept.sum())} of {len(table)} datasets; max wall {table.wall_s.max():.1f} s")
+    peers = peer_table(rows, args.suite, args.budget)
+    if peers is not None:
+        print("\nholdout main metric next to the peers' recorded runs (higher AUC, lower logloss/rmse is better):")
+        print(peers.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+    kept = int(table.promise_kept.sum())
+    print(
+        f"\ntime promise (wall <= {args.budget:g} x 1.05 + 5 s) kept on {kept} of {len(table)} datasets; "
+        f"max wall {table.wall_s.max():.1f} s"
+    )
     return 0 if bool(np.all(table.promise_kept)) else 1
 
 

@@ -19,8 +19,8 @@ from recommender.profile import DatasetProfile
 from search_spaces import FrameworkAdapter, all_adapters
 
 DeviceChoice = Literal["auto", "cpu", "cuda"]
-#: A framework whose single fit is predicted to take more than this share of the budget is excluded.
-MAX_BUDGET_SHARE_PER_FIT = 0.5
+#: A framework whose trial is predicted to take more than this share of the budget is excluded.
+MAX_BUDGET_SHARE_PER_TRIAL = 0.5
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Candidate:
     display_name: str
     score: float
     seconds_per_fit: float
+    seconds_per_trial: float
     device: str
     reasons: tuple[str, ...]
 
@@ -64,6 +65,7 @@ class Recommendation:
         rows = [
             {
                 "rank": i + 1, "framework": c.framework, "score": round(c.score, 3),
+                "seconds_per_trial": round(c.seconds_per_trial, 2),
                 "seconds_per_fit": round(c.seconds_per_fit, 2), "device": c.device,
                 "reasons": "; ".join(c.reasons),
             }
@@ -78,7 +80,7 @@ class Recommendation:
         lines = [f"Recommendation ({self.ranker} ranker):"]
         for i, c in enumerate(self.candidates, 1):
             lines.append(
-                f"  {i}. {c.display_name} (score {c.score:.2f}, ~{c.seconds_per_fit:.2f} s per fit on {c.device})"
+                f"  {i}. {c.display_name} (score {c.score:.2f}, ~{c.seconds_per_trial:.2f} s per trial on {c.device})"
             )
             lines.extend(f"       - {r}" for r in c.reasons)
         for e in self.excluded:
@@ -115,7 +117,10 @@ class Ranker(ABC):
         time_budget: float | None = None,
         frameworks: Sequence[str] | None = None,
         device: DeviceChoice = "auto",
+        fits_per_trial: float = 1.0,
     ) -> Recommendation:
+        """Rank the frameworks; ``fits_per_trial`` is how many full-data fits one trial costs
+        (e.g. 4 for 5-fold cross-validation, 0.8 for an 80% holdout)."""
         adapters = [a for a in all_adapters() if frameworks is None or a.name in frameworks]
         candidates: list[Candidate] = []
         excluded: list[Exclusion] = []
@@ -133,33 +138,37 @@ class Ranker(ABC):
             chosen, device_reason = _choose_device(adapter, profile, hardware, device)
             cost = estimate_fit_seconds(adapter, profile, hardware, chosen)
             quality, reasons = self.score(adapter, profile, hardware)
-            reasons.append(f"predicted {cost.seconds:.2f} s per fit ({cost.explanation})")
+            per_trial = cost.seconds * fits_per_trial
+            reasons.append(
+                f"predicted {per_trial:.2f} s per trial: {cost.seconds:.2f} s per fit on all rows "
+                f"({cost.explanation}) x {fits_per_trial:g} fits per trial"
+            )
             if device_reason:
                 reasons.append(device_reason)
             cand = Candidate(
-                adapter.name, adapter.display_name, quality, cost.seconds, chosen, tuple(reasons)
+                adapter.name, adapter.display_name, quality, cost.seconds, per_trial, chosen, tuple(reasons)
             )
-            if time_budget is not None and cost.seconds > MAX_BUDGET_SHARE_PER_FIT * time_budget:
+            if time_budget is not None and per_trial > MAX_BUDGET_SHARE_PER_TRIAL * time_budget:
                 slow.append(cand)
                 continue
             candidates.append(cand)
         if not candidates and slow:
-            fastest = min(slow, key=lambda c: c.seconds_per_fit)
+            fastest = min(slow, key=lambda c: c.seconds_per_trial)
             slow.remove(fastest)
             candidates.append(fastest)
             notes.append(
-                f"every framework is predicted to need more than {MAX_BUDGET_SHARE_PER_FIT:.0%} of the "
-                f"budget per fit; kept the fastest ({fastest.framework}); consider a larger time_budget"
+                f"every framework is predicted to need more than {MAX_BUDGET_SHARE_PER_TRIAL:.0%} of the "
+                f"budget per trial; kept the fastest ({fastest.framework}); consider a larger time_budget"
             )
         for c in slow:
             excluded.append(
                 Exclusion(
                     c.framework,
-                    f"too slow for the budget: ~{c.seconds_per_fit:.1f} s per fit against "
+                    f"too slow for the budget: ~{c.seconds_per_trial:.1f} s per trial against "
                     f"{time_budget:.0f} s in all",
                 )
             )
-        candidates.sort(key=lambda c: (-c.score, c.seconds_per_fit))
+        candidates.sort(key=lambda c: (-c.score, c.seconds_per_trial))
         return Recommendation(tuple(candidates), tuple(excluded), time_budget, self.name, tuple(notes))
 
 
@@ -202,7 +211,9 @@ class RuleBasedRanker(Ranker):
                 reasons.append(f"{n_cat} of {p} columns are categorical: native categorical splits")
             if profile.missing_ratio >= 0.02:
                 s += 0.03
-                reasons.append(f"{profile.missing_ratio:.1%} missing cells: learns a default direction for missing values")
+                reasons.append(
+                    f"{profile.missing_ratio:.1%} missing cells: learns a default direction for missing values"
+                )
             if n >= 100_000:
                 s += 0.05
                 reasons.append(f"{n:,} rows: multi-threaded histogram boosting scales well")
@@ -216,7 +227,9 @@ class RuleBasedRanker(Ranker):
             reasons.append("searches linear models, forests, histogram boosting and k-NN in one space")
             if n < 1_000:
                 s += 0.08
-                reasons.append(f"only {n:,} rows: regularised linear models and forests are robust and cheap to cross-validate")
+                reasons.append(
+                    f"only {n:,} rows: regularised linear models and forests are robust and cheap to cross-validate"
+                )
             if p >= 100 and n < 5_000:
                 s += 0.04
                 reasons.append(f"{p} features for {n:,} rows: regularised linear models handle wide data well")
@@ -237,8 +250,10 @@ def recommend_frameworks(
     frameworks: Sequence[str] | None = None,
     device: DeviceChoice = "auto",
     ranker: Ranker | None = None,
+    fits_per_trial: float = 1.0,
 ) -> Recommendation:
     """Rank the frameworks for this dataset and machine (rule-based unless ``ranker`` is given)."""
     return (ranker or RuleBasedRanker()).rank(
-        profile, hardware, time_budget=time_budget, frameworks=frameworks, device=device
+        profile, hardware, time_budget=time_budget, frameworks=frameworks, device=device,
+        fits_per_trial=fits_per_trial,
     )

@@ -37,11 +37,13 @@ class FitBudget:
             self.report(step, value)
 
 
-_CURRENT: ContextVar[FitBudget] = ContextVar("search_spaces_fit_budget", default=FitBudget())
+_UNLIMITED = FitBudget()
+_CURRENT: ContextVar[FitBudget | None] = ContextVar("search_spaces_fit_budget", default=None)
 
 
 def current_budget() -> FitBudget:
-    return _CURRENT.get()
+    """The budget set by the innermost :func:`fit_budget`; no deadline outside one."""
+    return _CURRENT.get() or _UNLIMITED
 
 
 @contextmanager

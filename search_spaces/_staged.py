@@ -7,6 +7,7 @@ Each wrapper keeps the estimator contract (``__init__`` stores arguments, learne
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,14 @@ _FORESTS = {
     ("extra_trees", True): ExtraTreesClassifier,
     ("extra_trees", False): ExtraTreesRegressor,
 }
+
+
+def _affordable(seconds_left: float, elapsed: float, units_done: int) -> int:
+    """How many more trees (or boosting iterations) fit in ``seconds_left`` at the pace so far."""
+    if math.isinf(seconds_left):
+        return 1 << 30
+    per_unit = max(elapsed / max(units_done, 1), 1e-6)
+    return int(max(seconds_left, 0.0) / per_unit)
 
 
 class _Delegating(BaseEstimator):
@@ -87,18 +96,24 @@ class _StagedForest(_Delegating):
 
             classes = np.unique(y)
             weights = compute_class_weight("balanced", classes=classes, y=np.asarray(y))
-            kwargs["class_weight"] = dict(zip(classes.tolist(), weights.tolist()))
+            kwargs["class_weight"] = dict(zip(classes.tolist(), weights.tolist(), strict=True))
         model = _FORESTS[(self.kind, self._classifier)](n_estimators=0, **kwargs)
         stage = max(8, math.ceil(self.n_estimators / 8))
         grown = 0
         self.truncated_ = False
+        started = time.monotonic()
         while grown < self.n_estimators:
-            grown = min(self.n_estimators, grown + stage)
+            step = stage
+            if grown:
+                # Grow only as many trees as the time left allows, so the deadline is not overshot.
+                affordable = _affordable(budget.seconds_left(), time.monotonic() - started, grown)
+                if affordable < 1:
+                    self.truncated_ = True
+                    break
+                step = min(stage, affordable)
+            grown = min(self.n_estimators, grown + step)
             model.set_params(n_estimators=grown)
             model.fit(X, y)
-            if grown < self.n_estimators and budget.expired():
-                self.truncated_ = True
-                break
         self.estimator_ = model
         self.n_estimators_ = grown
         self.n_features_in_ = model.n_features_in_
@@ -172,16 +187,21 @@ class _StagedHGB(_Delegating):
         self.truncated_ = False
         # Smaller stages on large data keep the overshoot past a deadline short.
         stage = self.stage if n < 50_000 else max(5, self.stage // 5)
+        started = time.monotonic()
         while target < self.max_iter:
-            target = min(self.max_iter, target + stage)
+            step = stage
+            if target:
+                affordable = _affordable(budget.seconds_left(), time.monotonic() - started, target)
+                if affordable < 1:
+                    self.truncated_ = True
+                    break
+                step = min(stage, affordable)
+            target = min(self.max_iter, target + step)
             model.set_params(max_iter=target)
             model.fit(X, y)
             if early and len(model.validation_score_):
                 budget.emit(model.n_iter_, self._report_value(float(model.validation_score_[-1])))
             if model.n_iter_ < target:  # early stopping fired
-                break
-            if target < self.max_iter and budget.expired():
-                self.truncated_ = True
                 break
         self.estimator_ = model
         self.n_iter_ = model.n_iter_

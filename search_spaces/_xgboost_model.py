@@ -150,7 +150,8 @@ class _XGBoostModel(BaseEstimator):
         model.set_params(callbacks=None)  # the callback holds the trial's reporter; drop it
         self.model_ = model
         self.truncated_ = bool(callback.truncated)
-        self.best_iteration_ = int(getattr(model, "best_iteration", None) or model.n_estimators) if use_validation else int(params["n_estimators"])
+        rounds = getattr(model, "best_iteration", None) if use_validation else None
+        self.best_iteration_ = int(rounds if rounds is not None else params["n_estimators"])
         self.n_features_in_ = n_cols
         return self
 

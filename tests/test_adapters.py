@@ -106,7 +106,7 @@ def test_iterative_learners_report_and_can_be_pruned() -> None:
         config = next(c for c in adapter.default_configs(spec) if c.family == family)
         reports: list[tuple[int, float]] = []
 
-        def report(step: int, value: float) -> None:
+        def report(step: int, value: float, reports: list = reports) -> None:
             reports.append((step, value))
             raise optuna.TrialPruned("stop")
 

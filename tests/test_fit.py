@@ -148,3 +148,10 @@ def test_scikit_learn_estimators() -> None:
     assert clf.score(X, y) > 0.8
     reg = automl.AutoMLRegressor(time_budget=30, n_trials=2).fit(X[:, :3], X[:, 3])
     assert reg.result_.task == "regression" and reg.score(X[:, :3], X[:, 3]) > 0.5
+
+
+def test_non_string_column_names() -> None:
+    df = make_frame("binary").rename(columns={"x1": 0, "x2": 1})
+    r = automl.fit(df, "y", time_budget=30, n_trials=2)
+    assert {"0", "1"} <= set(r.feature_columns)
+    assert len(r.predict(df)) == len(df) and list(df.columns[:2]) == [0, 1]

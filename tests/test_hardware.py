@@ -73,6 +73,9 @@ def test_gpu_build_read_from_metadata(framework, version, dists, expected) -> No
 
 
 def test_hardware_probe_imports_no_framework() -> None:
-    code = "import sys; from recommender import detect_hardware; detect_hardware(); print('torch' in sys.modules or 'tensorflow' in sys.modules or 'xgboost' in sys.modules)"
+    code = (
+        "import sys; from recommender import detect_hardware; detect_hardware(); "
+        "print(any(m in sys.modules for m in ('torch', 'tensorflow', 'xgboost')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -43,7 +43,10 @@ def test_candidates_have_scores_costs_devices_and_reasons() -> None:
     assert scores == sorted(scores, reverse=True)
     for c in rec.candidates:
         assert 0 <= c.score <= 1 and c.seconds_per_fit > 0 and c.device == "cpu"
-        assert any("per fit" in r for r in c.reasons)
+        assert c.seconds_per_trial == c.seconds_per_fit
+        assert any("per trial" in r for r in c.reasons)
+    cv = recommend_frameworks(profile_dataset(make_frame("binary"), "y"), detect_hardware(), fits_per_trial=4)
+    assert cv.candidates[0].seconds_per_trial == pytest.approx(4 * cv.candidates[0].seconds_per_fit)
     assert "Recommendation" in rec.summary() and "<table" in rec._repr_html_()
 
 
