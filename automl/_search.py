@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ import pandas as pd
 from automl._resampling import Resampling
 from automl.metrics import Metric
 from recommender import Recommendation
-from search_spaces import Config, FeatureSpec, fit_budget, get_adapter
+from search_spaces import Config, FeatureSpec, FrameworkAdapter, fit_budget, get_adapter
 
 logger = logging.getLogger("automl")
 
@@ -90,6 +91,7 @@ class Search:
         metric: Metric,
         resampling: Resampling,
         settings: SearchSettings,
+        adapters: dict[str, FrameworkAdapter] | None = None,
     ) -> None:
         self.X, self.y, self.spec = X, y, spec
         self.recommendation = recommendation
@@ -98,6 +100,8 @@ class Search:
         self.resampling = resampling
         self.settings = settings
         self.frameworks = recommendation.frameworks
+        given = adapters or {}
+        self.adapters = {f: given.get(f) or get_adapter(f) for f in self.frameworks}
         self._best_value = -math.inf
         self._best_model: Any = None
         self._best_fold_seconds = 0.0
@@ -143,7 +147,7 @@ class Search:
 
     def _enqueue_defaults(self, study: optuna.Study) -> None:
         """The fast baseline first, then each candidate's defaults, before the sampler takes over."""
-        per_framework = [get_adapter(f).default_configs(self.spec) for f in self.frameworks]
+        per_framework = [self.adapters[f].default_configs(self.spec) for f in self.frameworks]
         order: list[Config] = []
         for r in range(max(len(c) for c in per_framework)):
             order.extend(c[r] for c in per_framework if r < len(c))
@@ -155,7 +159,13 @@ class Search:
 
     def _objective(self, trial: optuna.Trial) -> float:
         framework = str(trial.suggest_categorical("framework", self.frameworks))
-        adapter = get_adapter(framework)
+        adapter = self.adapters[framework]
+        left = self._trial_deadline() - time.monotonic()
+        if adapter.import_name not in sys.modules and left < 2 * adapter.import_seconds:
+            # Loading the framework alone would eat the time left; try another framework.
+            raise optuna.TrialPruned(
+                f"{left:.1f}s left: not enough to load {adapter.display_name} (~{adapter.import_seconds:g}s)"
+            )
         config = adapter.suggest(trial, self.spec)
         device = self.recommendation.device_for(framework)
         trial.set_user_attr("family", config.family)
@@ -273,7 +283,7 @@ class Search:
             )
             logger.info(msg)
             return SearchOutcome(study, best, model, config, "skipped: " + msg, interrupted)
-        adapter = get_adapter(config.framework)
+        adapter = self.adapters[config.framework]
         estimator = adapter.build(
             config, self.spec, device=best.user_attrs.get("device", "cpu"),
             seed=self.settings.seed, n_jobs=_n_threads(self.settings.n_jobs),

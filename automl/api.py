@@ -23,7 +23,8 @@ from recommender import (
     profile_dataset,
     recommend_frameworks,
 )
-from search_spaces import Task
+from search_spaces import FrameworkAdapter, Task
+from search_spaces.keras_adapter import KerasAdapter
 
 logger = logging.getLogger("automl")
 
@@ -74,12 +75,15 @@ def fit(
     seed: int = 0,
     n_jobs: int = 1,
     storage: Any = None,
+    keras_hypermodel: Any = None,
 ) -> AutoMLResult:
     """Profile, recommend, search one Optuna study across frameworks, and refit the best model.
 
     Returns within ``time_budget`` seconds plus a small margin (documented target: 5% + 5 s),
     refit included, always with a fitted model. ``n_jobs`` is the threads each model may use
     (-1: all cores). ``storage`` is any Optuna storage or URL (default: in memory).
+    ``keras_hypermodel`` is a KerasTuner ``HyperModel`` of your own; it joins the study as the
+    Keras family ``custom`` (see :mod:`search_spaces.keras_bridge` for what ``build(hp)`` can read).
     """
     started = time.monotonic()
     v.check_frame(df, target)
@@ -92,9 +96,19 @@ def fit(
     v.check_task(prof.task, clean.frame[target])
     chosen_metric = resolve_metric(metric, prof.task)
     hw = detect_hardware()
+    adapters: dict[str, FrameworkAdapter] = {}
+    if keras_hypermodel is not None:
+        if not callable(getattr(keras_hypermodel, "build", None)):
+            raise InputError(
+                "keras_hypermodel must be a KerasTuner HyperModel (an object with build(hp)), "
+                f"got {type(keras_hypermodel).__name__}"
+            )
+        if names is not None and "keras" not in names:
+            names = [*names, "keras"]
+        adapters["keras"] = KerasAdapter(hypermodel=keras_hypermodel)
     rec = recommend_frameworks(
         prof, hw, time_budget=time_budget, frameworks=names, device=device,  # type: ignore[arg-type]
-        fits_per_trial=fits_per_trial(prof.n_rows),
+        fits_per_trial=fits_per_trial(prof.n_rows), include=tuple(adapters),
     )
     if not rec.candidates:
         reasons = "; ".join(f"{e.framework}: {e.reason}" for e in rec.excluded)
@@ -118,7 +132,7 @@ def fit(
         time_budget=float(time_budget), n_trials=n_trials, seed=seed, n_jobs=n_jobs,
         started=started, storage=storage,
     )
-    outcome = Search(X, y, spec, rec, chosen_metric, resampling, settings).run()
+    outcome = Search(X, y, spec, rec, chosen_metric, resampling, settings, adapters).run()
     messages = list(outcome.messages)
     if clean.dropped_missing_target:
         messages.append(f"dropped {clean.dropped_missing_target:,} rows with a missing target")

@@ -49,6 +49,27 @@ def holdout_metrics(result, test: pd.DataFrame, target: str, task: str) -> dict[
     return out
 
 
+def per_framework(result) -> dict[str, dict]:
+    """Trials, best validation score (the search metric) and median seconds per trial, per framework."""
+    board = result.leaderboard
+    out = {}
+    for fw, rows in board.groupby("framework"):
+        done = rows[rows.state == "COMPLETE"]
+        out[str(fw)] = {
+            "trials": int(len(rows)),
+            "complete": int(len(done)),
+            "pruned": int((rows.state == "PRUNED").sum()),
+            "failed": int((rows.state == "FAIL").sum()),
+            f"best_{result.metric.display_name}": (
+                round(float(result.metric.display(done.score.max())), 5) if len(done) else None
+            ),
+            "median_trial_s": (
+                round(float(rows.fit_seconds.dropna().median()), 2) if rows.fit_seconds.notna().any() else None
+            ),
+        }
+    return out
+
+
 MAIN_METRIC = {"binary": "auc", "multiclass": "logloss", "regression": "rmse"}
 
 
@@ -103,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             "trials": int(len(board)),
             "trials_by_framework": {k: int(v) for k, v in board["framework"].value_counts().items()},
             "refit": result.refit.split(":")[0], **{k: round(v, 5) for k, v in scores.items()},
+            "per_framework": per_framework(result),
         }
         rows.append(row)
         with out.open("a") as fh:
@@ -113,6 +135,13 @@ def main(argv: list[str] | None = None) -> int:
                         "best_framework", "best_model", "trials", "refit"] if c in table]
     print()
     print(table[cols].to_string(index=False))
+    if args.frameworks:
+        detail = [
+            {"dataset": r["dataset"], "framework": fw, **stats}
+            for r in rows for fw, stats in r["per_framework"].items()
+        ]
+        print("\nper framework (validation metric of the search, median seconds per trial):")
+        print(pd.DataFrame(detail).to_string(index=False))
     peers = peer_table(rows, args.suite, args.budget)
     if peers is not None:
         print("\nholdout main metric next to the peers' recorded runs (higher AUC, lower logloss/rmse is better):")

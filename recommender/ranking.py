@@ -13,12 +13,23 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from recommender.cost import GPU_MIN_CELLS, estimate_fit_seconds, gpu_pays
+from recommender.cost import (
+    CPU_FLOPS_PER_CORE,
+    GPU_FLOPS,
+    GPU_MIN_CELLS,
+    epoch_seconds,
+    estimate_fit_seconds,
+    gpu_pays,
+)
 from recommender.hardware import HardwareProfile
 from recommender.profile import DatasetProfile
 from search_spaces import FrameworkAdapter, all_adapters
 
 DeviceChoice = Literal["auto", "cpu", "cuda"]
+#: When no frameworks are named, candidates scoring this far below the best are left out of the search.
+AUTO_SCORE_GAP = 0.2
+#: Networks use the GPU from this many rows on; below, kernel launches and transfers dominate.
+NETWORK_GPU_MIN_ROWS = 5_000
 #: A framework whose trial is predicted to take more than this share of the budget is excluded.
 MAX_BUDGET_SHARE_PER_TRIAL = 0.5
 
@@ -118,9 +129,11 @@ class Ranker(ABC):
         frameworks: Sequence[str] | None = None,
         device: DeviceChoice = "auto",
         fits_per_trial: float = 1.0,
+        include: Sequence[str] = (),
     ) -> Recommendation:
         """Rank the frameworks; ``fits_per_trial`` is how many full-data fits one trial costs
-        (e.g. 4 for 5-fold cross-validation, 0.8 for an 80% holdout)."""
+        (e.g. 4 for 5-fold cross-validation, 0.8 for an 80% holdout). With ``frameworks=None``
+        the ranker picks the candidates; ``include`` names frameworks it must keep regardless."""
         adapters = [a for a in all_adapters() if frameworks is None or a.name in frameworks]
         candidates: list[Candidate] = []
         excluded: list[Exclusion] = []
@@ -138,6 +151,8 @@ class Ranker(ABC):
             chosen, device_reason = _choose_device(adapter, profile, hardware, device)
             cost = estimate_fit_seconds(adapter, profile, hardware, chosen)
             quality, reasons = self.score(adapter, profile, hardware)
+            if cost.seconds_per_epoch is not None:
+                reasons.append(_epoch_reason(adapter, profile, hardware, chosen, cost.seconds_per_epoch))
             per_trial = cost.seconds * fits_per_trial
             reasons.append(
                 f"predicted {per_trial:.2f} s per trial: {cost.seconds:.2f} s per fit on all rows "
@@ -149,8 +164,13 @@ class Ranker(ABC):
                 adapter.name, adapter.display_name, quality, cost.seconds, per_trial, chosen, tuple(reasons)
             )
             if time_budget is not None and per_trial > MAX_BUDGET_SHARE_PER_TRIAL * time_budget:
-                slow.append(cand)
-                continue
+                if frameworks is None and adapter.name not in include:
+                    slow.append(cand)
+                    continue
+                notes.append(
+                    f"{adapter.name} was requested although a trial is predicted to take ~{per_trial:.0f} s of the "
+                    f"{time_budget:.0f} s budget; its trials stop at their deadline"
+                )
             candidates.append(cand)
         if not candidates and slow:
             fastest = min(slow, key=lambda c: c.seconds_per_trial)
@@ -169,6 +189,20 @@ class Ranker(ABC):
                 )
             )
         candidates.sort(key=lambda c: (-c.score, c.seconds_per_trial))
+        if frameworks is None and candidates:
+            top = candidates[0]
+            kept = [c for c in candidates if c.score >= top.score - AUTO_SCORE_GAP or c.framework in include]
+            for c in candidates:
+                if c not in kept:
+                    excluded.append(
+                        Exclusion(
+                            c.framework,
+                            f"expected to trail {top.display_name} here (score {c.score:.2f} vs {top.score:.2f}; "
+                            + "; ".join(r for r in c.reasons[1:] if not r.startswith("predicted"))
+                            + "); pass frameworks=[...] to search it anyway",
+                        )
+                    )
+            candidates = kept
         return Recommendation(tuple(candidates), tuple(excluded), time_budget, self.name, tuple(notes))
 
 
@@ -184,16 +218,33 @@ def _choose_device(
     gpu = hardware.gpus[0]
     if device == "cuda":
         return "cuda", f"on GPU {gpu.name} as requested"
+    if adapter.network:
+        if profile.n_rows >= NETWORK_GPU_MIN_ROWS:
+            return "cuda", f"on GPU {gpu.name}: dense layers run far faster there"
+        return "cpu", f"CPU: below {NETWORK_GPU_MIN_ROWS:,} rows kernel launches outweigh the GPU's speed"
     if gpu_pays(profile):
         return "cuda", f"on GPU {gpu.name}: the data is large enough for the GPU to pay"
     return "cpu", f"CPU: below {GPU_MIN_CELLS / 1e6:.0f}M cells a GPU's transfer overhead outweighs its speed"
+
+
+def _epoch_reason(
+    adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile, device: str, per_epoch: float
+) -> str:
+    """Per-epoch cost in words, with the counterfactual on the other device where one exists."""
+    where = "the GPU" if device == "cuda" else f"{hardware.physical_cores} CPU core(s)"
+    text = f"an epoch here takes ~{per_epoch:.2f} s on {where}"
+    if device == "cpu":
+        gpu = epoch_seconds(adapter, profile, hardware, "cuda")
+        text += f" (a GPU would take ~{gpu:.2f} s: assumes {GPU_FLOPS / 1e12:.0f} TFLOP/s against "
+        text += f"{CPU_FLOPS_PER_CORE / 1e9:.0f} GFLOP/s per CPU core)"
+    return text
 
 
 class RuleBasedRanker(Ranker):
     """Hand-written rules from the profiles; each rule that fires becomes a reason."""
 
     name = "rule-based"
-    PRIORS = {"xgboost": 0.62, "sklearn": 0.60}
+    PRIORS = {"xgboost": 0.62, "sklearn": 0.60, "torch": 0.47, "keras": 0.46, "autokeras": 0.42}
 
     def score(
         self, adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile
@@ -223,6 +274,9 @@ class RuleBasedRanker(Ranker):
             if hardware.can_use_gpu(name) and gpu_pays(profile):
                 s += 0.05
                 reasons.append("a usable GPU makes each trial several times faster")
+        elif adapter.network:
+            s, more = _network_rules(adapter, profile, hardware, s, n, kinds)
+            reasons.extend(more)
         elif name == "sklearn":
             reasons.append("searches linear models, forests, histogram boosting and k-NN in one space")
             if n < 1_000:
@@ -242,6 +296,33 @@ class RuleBasedRanker(Ranker):
         return max(0.0, min(1.0, s)), reasons
 
 
+def _network_rules(
+    adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile, s: float, n: int,
+    kinds: dict[str, int],
+) -> tuple[float, list[str]]:
+    reasons = ["a neural network: flexible, but on tabular data it usually needs many rows to match boosted trees"]
+    if n < 10_000:
+        s -= 0.12
+        reasons.append(f"only {n:,} rows: networks rarely beat boosted trees or forests at this size")
+    elif n >= 200_000:
+        s += 0.08
+        reasons.append(f"{n:,} rows: enough data for a network to compete")
+    if hardware.can_use_gpu(adapter.name):
+        s += 0.08
+        reasons.append("a usable GPU trains it many times faster than the CPU")
+    elif hardware.physical_cores <= 4:
+        s -= 0.06
+        reasons.append(f"no usable GPU and {hardware.physical_cores} CPU core(s): each epoch is slow")
+    if kinds.get("text", 0):
+        s += 0.03
+        reasons.append("free-text columns suit learned representations")
+    high_card = [c.name for c in profile.columns if c.kind == "categorical" and c.n_unique > 50]
+    if adapter.name == "torch" and high_card:
+        s += 0.03
+        reasons.append(f"{len(high_card)} high-cardinality categorical column(s): learned embeddings help")
+    return s, reasons
+
+
 def recommend_frameworks(
     profile: DatasetProfile,
     hardware: HardwareProfile,
@@ -251,9 +332,10 @@ def recommend_frameworks(
     device: DeviceChoice = "auto",
     ranker: Ranker | None = None,
     fits_per_trial: float = 1.0,
+    include: Sequence[str] = (),
 ) -> Recommendation:
     """Rank the frameworks for this dataset and machine (rule-based unless ``ranker`` is given)."""
     return (ranker or RuleBasedRanker()).rank(
         profile, hardware, time_budget=time_budget, frameworks=frameworks, device=device,
-        fits_per_trial=fits_per_trial,
+        fits_per_trial=fits_per_trial, include=include,
     )

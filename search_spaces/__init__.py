@@ -4,7 +4,10 @@ Importing this package imports no machine-learning framework beyond scikit-learn
 each adapter imports its framework inside ``build``/``fit``.
 """
 
+from search_spaces import autokeras_adapter as _autokeras_adapter  # noqa: F401  (registers)
+from search_spaces import keras_adapter as _keras_adapter  # noqa: F401  (registers)
 from search_spaces import sklearn_adapter as _sklearn_adapter  # noqa: F401  (registers)
+from search_spaces import torch_adapter as _torch_adapter  # noqa: F401  (registers)
 from search_spaces import xgboost_adapter as _xgboost_adapter  # noqa: F401  (registers)
 from search_spaces._base import Config, Device, FrameworkAdapter, ScopedTrial
 from search_spaces._budget import FitBudget, current_budget, fit_budget

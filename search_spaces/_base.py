@@ -71,6 +71,12 @@ class FrameworkAdapter(ABC):
     iterative: ClassVar[bool] = False
     #: Shown to users when the framework is missing.
     install_hint: ClassVar[str] = ""
+    #: Neural networks: trained in epochs of mini-batches, costed per epoch by the recommender.
+    network: ClassVar[bool] = False
+    #: Fixed seconds per mini-batch (framework dispatch), used by the network cost model.
+    batch_overhead_seconds: ClassVar[float] = 0.0
+    #: Seconds the first import of the framework takes (measured on a 2-core machine).
+    import_seconds: ClassVar[float] = 0.0
 
     @classmethod
     def is_installed(cls) -> bool:
@@ -122,4 +128,5 @@ class FrameworkAdapter(ABC):
             "supports_gpu": self.supports_gpu,
             "relative_cost": self.relative_cost,
             "iterative": self.iterative,
+            "network": self.network,
         }

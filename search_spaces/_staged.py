@@ -103,7 +103,7 @@ class _StagedForest(_Delegating):
         self.truncated_ = False
         started = time.monotonic()
         while grown < self.n_estimators:
-            step = stage
+            step = 8  # a small first stage measures the pace before committing to larger ones
             if grown:
                 # Grow only as many trees as the time left allows, so the deadline is not overshot.
                 affordable = _affordable(budget.seconds_left(), time.monotonic() - started, grown)
@@ -185,18 +185,20 @@ class _StagedHGB(_Delegating):
         model = cls(max_iter=0, **kwargs)
         target = 0
         self.truncated_ = False
+        # Without a validation split to stop on, cap the rounds: small data overfits quickly.
+        max_iter = self.max_iter if early else min(self.max_iter, 100)
         # Smaller stages on large data keep the overshoot past a deadline short.
         stage = self.stage if n < 50_000 else max(5, self.stage // 5)
         started = time.monotonic()
-        while target < self.max_iter:
-            step = stage
+        while target < max_iter:
+            step = min(stage, 10)  # a small first stage measures the pace
             if target:
                 affordable = _affordable(budget.seconds_left(), time.monotonic() - started, target)
                 if affordable < 1:
                     self.truncated_ = True
                     break
                 step = min(stage, affordable)
-            target = min(self.max_iter, target + step)
+            target = min(max_iter, target + step)
             model.set_params(max_iter=target)
             model.fit(X, y)
             if early and len(model.validation_score_):

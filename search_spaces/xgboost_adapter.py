@@ -20,6 +20,7 @@ class XGBoostAdapter(FrameworkAdapter):
     supports_gpu = True
     relative_cost = 1.3
     iterative = True
+    import_seconds = 1.4
     install_hint = "pip install xgboost"
 
     def families(self, spec: FeatureSpec) -> list[str]:

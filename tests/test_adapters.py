@@ -15,7 +15,16 @@ from search_spaces import FrameworkAdapter, adapter_names, fit_budget, get_adapt
 from search_spaces._base import Config
 from tests.conftest import make_frame
 
-ADAPTERS = adapter_names()
+ADAPTERS = [n for n in adapter_names() if get_adapter(n).is_installed()]
+#: Networks train for a few epochs only here: the suite checks behaviour, not quality.
+TEST_EPOCHS = 3
+
+
+def _build(adapter: FrameworkAdapter, config: Config, spec, seed: int = 0):
+    est = adapter.build(config, spec, seed=seed)
+    if "model__max_epochs" in est.get_params():
+        est.set_params(model__max_epochs=TEST_EPOCHS)
+    return est
 
 
 def _data(task: str):
@@ -25,10 +34,11 @@ def _data(task: str):
     return df[list(spec.columns)], df["y"], spec
 
 
-def _all_configs(adapter: FrameworkAdapter, spec, n: int = 6) -> list[Config]:
+def _all_configs(adapter: FrameworkAdapter, spec) -> list[Config]:
+    """The defaults plus a few random points of the space (fewer for slow-to-train networks)."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     configs = list(adapter.default_configs(spec))
-    for _ in range(n):
+    for _ in range(1 if adapter.network else 6):
         trial = study.ask()
         configs.append(adapter.suggest(trial, spec))
         study.tell(trial, 0.0)
@@ -50,7 +60,7 @@ def test_fits_and_predicts_every_family(name: str, task: str) -> None:
     X, y, spec = _data(task)
     families_seen = set()
     for config in _all_configs(adapter, spec):
-        est = adapter.build(config, spec, seed=0)
+        est = _build(adapter, config, spec)
         fitted = clone(est).fit(X, y)
         families_seen.add(config.family)
         pred = fitted.predict(X)
@@ -82,8 +92,8 @@ def test_fit_is_reproducible(name: str) -> None:
     adapter = get_adapter(name)
     X, y, spec = _data("binary")
     config = adapter.default_configs(spec)[0]
-    a = adapter.build(config, spec, seed=3).fit(X, y).predict_proba(X)
-    b = adapter.build(config, spec, seed=3).fit(X, y).predict_proba(X)
+    a = _build(adapter, config, spec, seed=3).fit(X, y).predict_proba(X)
+    b = _build(adapter, config, spec, seed=3).fit(X, y).predict_proba(X)
     np.testing.assert_allclose(a, b)
 
 
@@ -92,7 +102,7 @@ def test_expired_deadline_still_returns_a_model(name: str) -> None:
     adapter = get_adapter(name)
     X, y, spec = _data("binary")
     for config in adapter.default_configs(spec):
-        est = adapter.build(config, spec)
+        est = _build(adapter, config, spec)
         with fit_budget(deadline=time.monotonic() - 1):
             est.fit(X, y)
         assert len(est.predict(X)) == len(X)

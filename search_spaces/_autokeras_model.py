@@ -1,0 +1,168 @@
+"""AutoKeras' structured-data search behind the scikit-learn contract (imported only when used).
+
+Each fit runs one bounded AutoKeras search (``max_trials`` inner models, at most ``max_epochs``
+epochs each) in a private temporary directory, on our own validation split, and keeps the best
+inner model. The trial's deadline stops the current inner model between batches, and later inner
+models then stop at their first batch, so the whole fit ends within about a batch of the deadline.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from search_spaces._budget import current_budget
+from search_spaces._keras_model import import_keras
+from search_spaces._nn_common import encode_labels, validation_split
+
+
+class _AutoKerasModel(BaseEstimator):
+    _classifier = False
+
+    def __init__(
+        self,
+        max_trials: int = 1,
+        max_epochs: int = 30,
+        patience: int = 5,
+        validation_fraction: float = 0.15,
+        device: str = "cpu",
+        n_jobs: int = 1,
+        random_state: int = 0,
+    ) -> None:
+        self.max_trials = max_trials
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> _AutoKerasModel:
+        keras = import_keras(self.n_jobs)
+        try:
+            import autokeras as ak
+        except ImportError as e:
+            raise ImportError("the 'autokeras' framework needs: pip install 'automl-recommender[tensorflow]'") from e
+        import tensorflow as tf
+
+        budget = current_budget()
+        keras.utils.set_random_seed(self.random_state)
+        X = np.asarray(X, dtype=np.float32)
+        if self._classifier:
+            target, self.classes_ = encode_labels(y)
+            y_fit: np.ndarray = target
+        else:
+            yf = np.asarray(y, dtype=np.float64)
+            self.y_mean_, self.y_std_ = float(yf.mean()), float(yf.std() or 1.0)
+            target = None
+            y_fit = ((yf - self.y_mean_) / self.y_std_).astype(np.float32)
+        tr, va = validation_split(X.shape[0], target, self.validation_fraction, self.random_state)
+        if va is None:
+            raise ValueError("AutoKeras needs at least 50 rows (it searches on a validation split)")
+        state = {"step": 0}
+        to_loss = (lambda v: v) if self._classifier else (lambda v: math.sqrt(max(v, 0.0)) * self.y_std_)
+
+        def on_epoch(val_loss: float) -> None:  # shared by the copies KerasTuner makes of callbacks
+            state["step"] += 1
+            budget.emit(state["step"], -to_loss(val_loss))
+
+        class Budget(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
+            def __init__(self) -> None:
+                super().__init__()
+                self.on_epoch = on_epoch
+
+            def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+                if budget.expired():
+                    self.model.stop_training = True
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                if logs and logs.get("val_loss") is not None:
+                    self.on_epoch(float(logs["val_loss"]))
+
+        workdir = tempfile.mkdtemp(prefix="automl-autokeras-")
+        try:
+            cls = ak.StructuredDataClassifier if self._classifier else ak.StructuredDataRegressor
+            search = cls(
+                max_trials=self.max_trials, directory=workdir, overwrite=True, seed=self.random_state,
+                column_names=[f"f{i}" for i in range(X.shape[1])],
+                column_types={f"f{i}": "numerical" for i in range(X.shape[1])},
+            )
+            early = keras.callbacks.EarlyStopping(patience=self.patience, restore_best_weights=True)
+            with tf.device("/GPU:0" if self.device == "cuda" else "/CPU:0"):
+                search.fit(
+                    X[tr], y_fit[tr], validation_data=(X[va], y_fit[va]), epochs=self.max_epochs,
+                    callbacks=[Budget(), early], verbose=0,
+                )
+                self.model_ = search.export_model()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        self.truncated_ = budget.expired()
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _raw(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        out = self.model_.predict(np.asarray(X, dtype=np.float32), verbose=0, batch_size=4096)
+        return np.asarray(out, dtype=np.float64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        if self._classifier:
+            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return self._raw(X).reshape(-1) * self.y_std_ + self.y_mean_
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        out = self._raw(X)
+        if out.shape[1] == 1:
+            out = np.hstack([1 - out, out])
+        out = np.clip(out, 0.0, None)
+        return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+
+    def save_native(self, directory: str | Path) -> None:
+        """Write the exported Keras model (``model.keras``) and labels/scaling (``model.json``)."""
+        import json
+
+        check_is_fitted(self, "model_")
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.model_.save(d / "model.keras")
+        meta = {
+            "class": type(self).__name__, "params": self.get_params(), "n_features_in": self.n_features_in_,
+            "classes": self.classes_.tolist() if self._classifier else None,
+            "y_mean": getattr(self, "y_mean_", None), "y_std": getattr(self, "y_std_", None),
+        }
+        (d / "model.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def load_native(cls, directory: str | Path) -> _AutoKerasModel:
+        import json
+
+        import autokeras  # noqa: F401  (registers AutoKeras' custom layers for deserialisation)
+
+        keras = import_keras()
+        d = Path(directory)
+        meta = json.loads((d / "model.json").read_text())
+        target = {c.__name__: c for c in (AutoKerasClassifierModel, AutoKerasRegressorModel)}[meta["class"]]
+        est = target(**meta["params"])
+        est.model_ = keras.models.load_model(d / "model.keras", safe_mode=True)
+        est.n_features_in_ = meta["n_features_in"]
+        if meta["classes"] is not None:
+            est.classes_ = np.asarray(meta["classes"])
+        else:
+            est.y_mean_, est.y_std_ = meta["y_mean"], meta["y_std"]
+        est.truncated_ = False
+        return est
+
+
+class AutoKerasClassifierModel(ClassifierMixin, _AutoKerasModel):
+    _classifier = True
+
+
+class AutoKerasRegressorModel(RegressorMixin, _AutoKerasModel):
+    _classifier = False

@@ -1,0 +1,263 @@
+"""A KerasTuner HyperModel for tabular data and the estimator that trains any HyperModel.
+
+Imported only when a Keras trial runs (TensorFlow costs seconds and hundreds of MB to import).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import keras_tuner as kt
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from search_spaces._budget import current_budget
+from search_spaces._nn_common import balanced_weights, encode_labels, validation_split
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_CONFIGURED = False
+
+
+def import_keras(n_jobs: int = 1) -> Any:
+    """Import Keras on TensorFlow, with GPU memory growth on and CPU threads capped (once)."""
+    global _CONFIGURED
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    try:
+        import keras
+        import tensorflow as tf
+    except ImportError as e:
+        raise ImportError("the 'keras' framework needs TensorFlow: pip install 'automl-recommender[tensorflow]'") from e
+    if not _CONFIGURED:
+        for gpu in tf.config.list_physical_devices("GPU"):
+            try:
+                tf.config.experimental.set_memory_growth(gpu, True)
+            except RuntimeError:  # already initialised: growth can no longer change
+                pass
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(max(1, n_jobs))
+            tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, n_jobs)))
+        except RuntimeError:
+            pass
+        _CONFIGURED = True
+    return keras
+
+
+class TabularMLPHyperModel(kt.HyperModel):  # type: ignore[misc]
+    """The default Keras search space: an MLP written as a KerasTuner ``HyperModel``.
+
+    ``layers``, ``units``, ``shape`` (constant width or a funnel that halves it), ``dropout``,
+    ``batch_norm``, ``learning_rate`` (AdamW) and ``batch_size`` (read by the estimator's fit).
+    """
+
+    def build(self, hp: Any) -> Any:
+        keras = import_keras()
+        layers = hp.Int("layers", 1, 4)
+        units = hp.Int("units", 32, 512, sampling="log")
+        shape = hp.Choice("shape", ["constant", "funnel"])
+        dropout = hp.Float("dropout", 0.0, 0.5)
+        batch_norm = hp.Boolean("batch_norm")
+        learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+        hp.Choice("batch_size", [64, 128, 256, 512])
+        model = keras.Sequential([keras.Input((hp.get("n_features"),))])
+        width = units
+        for _ in range(layers):
+            model.add(keras.layers.Dense(width))
+            if batch_norm:
+                model.add(keras.layers.BatchNormalization())
+            model.add(keras.layers.Activation("silu"))
+            if dropout > 0:
+                model.add(keras.layers.Dropout(dropout))
+            if shape == "funnel":
+                width = max(16, width // 2)
+        task, n_out = hp.get("task"), hp.get("n_outputs")
+        if task == "regression":
+            model.add(keras.layers.Dense(1))
+            loss = "mse"
+        else:
+            model.add(keras.layers.Dense(n_out, activation="softmax"))
+            loss = "sparse_categorical_crossentropy"
+        model.compile(optimizer=keras.optimizers.AdamW(learning_rate=learning_rate), loss=loss)
+        return model
+
+    def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
+        return model.fit(*args, **kwargs)
+
+
+def _budget_callback(keras: Any) -> Any:
+    budget = current_budget()
+
+    class BudgetCallback(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
+        """Stops at the trial's deadline between batches; reports each epoch's validation loss."""
+
+        def __init__(self, to_report: Any) -> None:
+            super().__init__()
+            self.truncated = False
+            self.to_report = to_report
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if budget.expired():
+                self.truncated = True
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            val = (logs or {}).get("val_loss")
+            if val is None:
+                return
+            if not math.isfinite(val):
+                raise FloatingPointError(f"validation loss is {val} after epoch {epoch + 1}")
+            budget.emit(epoch + 1, -self.to_report(val))
+
+    return BudgetCallback
+
+
+class _KerasModel(BaseEstimator):
+    """Trains the Keras model a HyperModel builds from fixed hyper-parameter values."""
+
+    _classifier = False
+
+    def __init__(
+        self,
+        hypermodel: Any = None,
+        hp_values: dict[str, Any] | None = None,
+        max_epochs: int = 100,
+        patience: int = 8,
+        validation_fraction: float = 0.15,
+        class_weight: str | None = None,
+        device: str = "cpu",
+        n_jobs: int = 1,
+        random_state: int = 0,
+    ) -> None:
+        self.hypermodel = hypermodel
+        self.hp_values = hp_values
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.class_weight = class_weight
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _device(self) -> str:
+        return "/GPU:0" if self.device == "cuda" else "/CPU:0"
+
+    def fit(self, X: Any, y: Any) -> _KerasModel:
+        keras = import_keras(self.n_jobs)
+        import tensorflow as tf
+
+        from search_spaces.keras_bridge import fixed_hyperparameters
+
+        keras.utils.set_random_seed(self.random_state)
+        X = np.asarray(X, dtype=np.float32)
+        if self._classifier:
+            target, self.classes_ = encode_labels(y)
+            n_out = len(self.classes_)
+            y_fit = target
+            task = "binary" if n_out == 2 else "multiclass"
+        else:
+            yf = np.asarray(y, dtype=np.float64)
+            self.y_mean_, self.y_std_ = float(yf.mean()), float(yf.std() or 1.0)
+            target, n_out, task = None, 1, "regression"
+            y_fit = ((yf - self.y_mean_) / self.y_std_).astype(np.float32)
+        self.n_features_in_ = X.shape[1]
+        self.task_ = task
+        hypermodel = self.hypermodel if self.hypermodel is not None else TabularMLPHyperModel()
+        hp = fixed_hyperparameters(dict(self.hp_values or {}), n_features=X.shape[1], n_outputs=n_out, task=task)
+        tr, va = validation_split(X.shape[0], target, self.validation_fraction, self.random_state)
+        to_report = (lambda v: v) if self._classifier else (lambda v: math.sqrt(max(v, 0.0)) * self.y_std_)
+        callback = _budget_callback(keras)(to_report)
+        callbacks: list[Any] = [callback]
+        kwargs: dict[str, Any] = {}
+        if va is not None:
+            kwargs["validation_data"] = (X[va], y_fit[va])
+            callbacks.append(
+                keras.callbacks.EarlyStopping(patience=self.patience, restore_best_weights=True)
+            )
+        if self._classifier and self.class_weight == "balanced":
+            kwargs["class_weight"] = dict(enumerate(balanced_weights(target[tr], n_out).tolist()))
+        with tf.device(self._device()):
+            model = hypermodel.build(hp)
+            if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
+                loss = "mse" if task == "regression" else "sparse_categorical_crossentropy"
+                model.compile(optimizer="adam", loss=loss)
+            hypermodel.fit(
+                hp, model, X[tr], y_fit[tr], epochs=self.max_epochs,
+                batch_size=int(hp.values.get("batch_size", 128)), callbacks=callbacks, verbose=0, **kwargs,
+            )
+        self.model_ = model
+        self.hp_values_ = {k: v for k, v in hp.values.items() if k not in ("n_features", "n_outputs", "task")}
+        self.truncated_ = bool(callback.truncated)
+        return self
+
+    def _raw(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        import tensorflow as tf
+
+        with tf.device(self._device()):
+            out = self.model_.predict(np.asarray(X, dtype=np.float32), verbose=0, batch_size=4096)
+        return np.asarray(out, dtype=np.float64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        if self._classifier:
+            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return self._raw(X).reshape(-1) * self.y_std_ + self.y_mean_
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        out = self._raw(X)
+        if out.shape[1] == 1:  # a single sigmoid unit
+            out = np.hstack([1 - out, out])
+        out = np.clip(out, 0.0, None)
+        return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+
+    # -- native persistence -------------------------------------------------------------------
+    def save_native(self, directory: str | Path) -> None:
+        """Write ``model.keras`` (Keras' own format) and ``model.json`` (labels, scaling, values)."""
+        import json
+
+        check_is_fitted(self, "model_")
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.model_.save(d / "model.keras")
+        meta = {
+            "class": type(self).__name__,
+            "hp_values": self.hp_values_,
+            "n_features_in": self.n_features_in_,
+            "task": self.task_,
+            "classes": self.classes_.tolist() if self._classifier else None,
+            "y_mean": getattr(self, "y_mean_", None),
+            "y_std": getattr(self, "y_std_", None),
+            "device": self.device,
+        }
+        (d / "model.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def load_native(cls, directory: str | Path) -> _KerasModel:
+        """Rebuild from :meth:`save_native` output with Keras' safe mode (no arbitrary code)."""
+        import json
+
+        keras = import_keras()
+        d = Path(directory)
+        meta = json.loads((d / "model.json").read_text())
+        target = {c.__name__: c for c in (KerasClassifierModel, KerasRegressorModel)}[meta["class"]]
+        est = target(hp_values=meta["hp_values"], device=meta["device"])
+        est.model_ = keras.models.load_model(d / "model.keras", safe_mode=True)
+        est.hp_values_ = meta["hp_values"]
+        est.n_features_in_ = meta["n_features_in"]
+        est.task_ = meta["task"]
+        if meta["classes"] is not None:
+            est.classes_ = np.asarray(meta["classes"])
+        else:
+            est.y_mean_, est.y_std_ = meta["y_mean"], meta["y_std"]
+        est.truncated_ = False
+        return est
+
+
+class KerasClassifierModel(ClassifierMixin, _KerasModel):
+    _classifier = True
+
+
+class KerasRegressorModel(RegressorMixin, _KerasModel):
+    _classifier = False
