@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench-dev clean
+.PHONY: install demo test lint bench-dev bench-networks clean
 
 install: $(STAMP)
 
@@ -29,6 +29,11 @@ lint: install
 # The time-promise table of issue 2: every dev-suite dataset at a 60 s budget (about 14 minutes).
 bench-dev: install
 	$(BIN)/python -m benchmarks.dev_suite --budget 60
+
+# Issue 3: the four frameworks side by side on three dev-suite datasets at 120 s (about 7 minutes).
+bench-networks: install
+	$(BIN)/python -m benchmarks.dev_suite --budget 120 --datasets adult california_houses mfeat_factors \
+		--frameworks sklearn xgboost keras torch --out benchmarks/results/networks_120s.jsonl
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -22,6 +22,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from automl._pruning import PerFrameworkPruner
 from automl._resampling import Resampling
 from automl.metrics import Metric
 from recommender import Recommendation
@@ -135,7 +136,12 @@ class Search:
             sampler = optuna.samplers.TPESampler(
                 seed=self.settings.seed, multivariate=True, group=True, n_startup_trials=8
             )
-        pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=100)
+        pruner = PerFrameworkPruner(
+            {
+                name: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=a.warmup_steps)
+                for name, a in self.adapters.items()
+            }
+        )
         return optuna.create_study(
             direction="maximize",
             sampler=sampler,

@@ -1,8 +1,8 @@
 """Run ``automl.fit`` on every dataset of a suite and check the time promise.
 
 Split convention (shared with the peers' figures): rows with a missing target dropped, one 75/25
-split with ``random_state=0``, stratified for classification. Prints a table and appends one JSON
-object per dataset to ``benchmarks/results/dev_suite_<budget>s.jsonl``.
+split with ``random_state=0``, stratified for classification. Prints a table and writes one JSON
+object per dataset (as each finishes) to ``benchmarks/results/dev_suite_<budget>s.jsonl``.
 
     python -m benchmarks.dev_suite --budget 60
     python -m benchmarks.dev_suite --budget 30 --datasets breast_cancer
@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     entries = [e for e in manifest if not args.datasets or e["name"] in args.datasets]
     out = args.out or RESULTS / f"dev_suite_{args.budget:g}s.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("")  # one file per run: the committed table is exactly what the last run printed
     rows = []
     for entry in entries:
         train, test = load_split(entry, args.suite)

@@ -75,6 +75,8 @@ class FrameworkAdapter(ABC):
     network: ClassVar[bool] = False
     #: Fixed seconds per mini-batch (framework dispatch), used by the network cost model.
     batch_overhead_seconds: ClassVar[float] = 0.0
+    #: Intermediate steps (boosting rounds, epochs) before a trial of this framework may be pruned.
+    warmup_steps: ClassVar[int] = 100
     #: Seconds the first import of the framework takes (measured on a 2-core machine).
     import_seconds: ClassVar[float] = 0.0
 

@@ -33,6 +33,7 @@ class AutoKerasAdapter(FrameworkAdapter):
     import_seconds = 6.5
     install_hint = "pip install 'automl-recommender[tensorflow]'"
     network = True
+    warmup_steps = 5
     batch_overhead_seconds = 0.004
 
     @classmethod

@@ -33,6 +33,7 @@ class KerasAdapter(FrameworkAdapter):
     import_seconds = 4.0
     install_hint = "pip install 'automl-recommender[tensorflow]'"
     network = True
+    warmup_steps = 5
     batch_overhead_seconds = 0.003
 
     def __init__(self, hypermodel: Any = None) -> None:

@@ -23,6 +23,7 @@ class TorchAdapter(FrameworkAdapter):
     import_seconds = 1.5
     install_hint = "pip install 'automl-recommender[torch]'"
     network = True
+    warmup_steps = 5
     batch_overhead_seconds = 0.0006
 
     def families(self, spec: FeatureSpec) -> list[str]:
