@@ -37,6 +37,9 @@ MIN_TRIAL_SECONDS = 0.5
 #: The refit on all rows is predicted from the best trial's fit time, with this safety factor.
 REFIT_SAFETY = 1.5
 REFIT_FIXED_SECONDS = 0.25
+#: Out-of-fold predictions are kept for this many of the best trials, up to this many values each.
+ENSEMBLE_CANDIDATES = 15
+MAX_OOF_VALUES = 5_000_000
 
 
 @dataclass
@@ -63,6 +66,9 @@ class SearchOutcome:
     refit: str
     interrupted: bool = False
     messages: list[str] = field(default_factory=list)
+    #: Members of the ensemble that replaced the single best model, if one validated better.
+    ensemble: list[dict[str, Any]] = field(default_factory=list)
+    ensemble_score: float | None = None
 
 
 @contextmanager
@@ -106,6 +112,12 @@ class Search:
         self._best_value = -math.inf
         self._best_model: Any = None
         self._best_fold_seconds = 0.0
+        # Out-of-fold predictions of the best trials, for ensemble selection.
+        self._eval_index = np.concatenate([va for _, va in resampling.splits])
+        self._classes = np.unique(y) if spec.is_classification else None
+        width = 1 if self._classes is None else len(self._classes)
+        self._keep_oof = len(self._eval_index) * width <= MAX_OOF_VALUES
+        self._oof: dict[int, tuple[float, np.ndarray, float]] = {}
 
     def _threads(self) -> Any:
         """Cap BLAS and OpenMP threads at ``n_jobs``: OpenMP learners otherwise take every core."""
@@ -120,11 +132,16 @@ class Search:
             return 0.0
         return self._best_fold_seconds / self.resampling.train_fraction
 
+    def _ensemble_estimate(self) -> float:
+        """Predicted seconds to refit a likely ensemble: the three best remembered trials."""
+        top = sorted(self._oof.values(), key=lambda e: -e[0])[:3]
+        return sum(seconds for _, _, seconds in top) / self.resampling.train_fraction
+
     def _refit_reserve(self) -> float:
         """Seconds kept back from the trials for the refit, with a margin for misprediction."""
         if self._best_model is None:
             return 0.0
-        return REFIT_FIXED_SECONDS + self._refit_estimate() * REFIT_SAFETY
+        return REFIT_FIXED_SECONDS + max(self._refit_estimate(), self._ensemble_estimate()) * REFIT_SAFETY
 
     def _trial_deadline(self) -> float:
         return self.settings.deadline - FINISH_SECONDS - self._refit_reserve()
@@ -193,11 +210,14 @@ class Search:
         truncated = False
         first_model = None
         started = time.monotonic()
+        oof: list[np.ndarray] = []
         for k, (tr, va) in enumerate(self.resampling.splits):
             model = clone(estimator)
             with fit_budget(deadline, report if k == 0 else None), self._threads(), _quiet_folds():
                 model.fit(self.X.iloc[tr], self.y.iloc[tr])
                 score = float(self.scorer(model, self.X.iloc[va], self.y.iloc[va]))
+                if self._keep_oof:
+                    oof.append(self._predictions(model, self.X.iloc[va]))
             if not math.isfinite(score):
                 raise ValueError(f"the {self.metric.name} score is {score} (non-finite predictions)")
             scores.append(score)
@@ -213,11 +233,28 @@ class Search:
         trial.set_user_attr("fit_seconds", round(elapsed, 4))
         trial.set_user_attr("folds", len(scores))
         trial.set_user_attr("truncated", truncated)
+        trial.set_user_attr("fold_seconds", round(first_seconds, 4))
+        complete = len(oof) == self.resampling.n_splits and all(p is not None for p in oof)
+        if self._keep_oof and complete and not truncated:
+            self._remember_oof(trial.number, value, np.concatenate(oof), first_seconds)
         if value > self._best_value:
             self._best_value = value
             self._best_model = first_model
             self._best_fold_seconds = first_seconds
         return value
+
+    def _predictions(self, model: Any, X: pd.DataFrame) -> np.ndarray | None:
+        if self._classes is None:
+            return np.asarray(model.predict(X), dtype=np.float64)
+        if list(model.classes_) != list(self._classes):
+            return None  # a fold missed a class: its probabilities do not line up
+        return np.asarray(model.predict_proba(X), dtype=np.float64)
+
+    def _remember_oof(self, number: int, value: float, pred: np.ndarray, fold_seconds: float) -> None:
+        self._oof[number] = (value, pred, fold_seconds)
+        if len(self._oof) > ENSEMBLE_CANDIDATES:
+            worst = min(self._oof, key=lambda n: self._oof[n][0])
+            del self._oof[worst]
 
     def run(self) -> SearchOutcome:
         previous = optuna.logging.get_verbosity()
@@ -307,4 +344,65 @@ class Search:
             "refitted %s/%s on all %d rows in %.2fs",
             config.framework, config.family, len(self.y), time.monotonic() - started,
         )
-        return SearchOutcome(study, best, estimator, config, "refitted on all rows", interrupted)
+        outcome = SearchOutcome(study, best, estimator, config, "refitted on all rows", interrupted)
+        self._try_ensemble(study, outcome)
+        return outcome
+
+    # -- ensemble -----------------------------------------------------------------------------
+    def _try_ensemble(self, study: optuna.Study, outcome: SearchOutcome) -> None:
+        """Replace the single best model by a greedy ensemble when it validates better and fits in time."""
+        from automl._ensemble import WeightedEnsemble, greedy_selection
+
+        if len(self._oof) < 2 or outcome.best_trial is None:
+            return
+        y_eval = self.y.iloc[self._eval_index]
+        preds = {n: p for n, (_, p, _) in self._oof.items()}
+        weights, score = greedy_selection(preds, y_eval, self.scorer, self._classes)
+        best_value = float(outcome.best_trial.value)  # type: ignore[arg-type]
+        if len(weights) < 2 or score <= best_value:
+            logger.info("ensemble selection kept the single best model (ensemble %.5g)", self.metric.display(score))
+            return
+        trials = {n: study.trials[n] for n in weights}
+        needed = sum(t.user_attrs.get("fold_seconds", 0.0) for t in trials.values()) / self.resampling.train_fraction
+        left = self.settings.deadline - FINISH_SECONDS - time.monotonic()
+        if needed > left:
+            outcome.messages.append(
+                f"an ensemble of {len(weights)} trials validated better ({self.metric.display(score):.5g}) but "
+                f"refitting it needs ~{needed:.1f}s and {max(left, 0):.1f}s were left"
+            )
+            return
+        members = []
+        for n in weights:
+            t = trials[n]
+            if n == outcome.best_trial.number:
+                members.append(outcome.best_model)
+                continue
+            cfg = Config(t.params["framework"], t.user_attrs["family"], dict(t.user_attrs["config"]))
+            est = self.adapters[cfg.framework].build(
+                cfg, self.spec, device=t.user_attrs.get("device", "cpu"),
+                seed=self.settings.seed, n_jobs=_n_threads(self.settings.n_jobs),
+            )
+            try:
+                with fit_budget(self.settings.deadline - FINISH_SECONDS), self._threads():
+                    est.fit(self.X, self.y)
+            except Exception as e:
+                logger.warning("ensemble member %d failed to refit (%s); keeping the single best model", n, e)
+                return
+            if getattr(est[-1], "truncated_", False):
+                outcome.messages.append("the ensemble's refit ran out of time: kept the single best model")
+                return
+            members.append(est)
+        ensemble = WeightedEnsemble(members=members, weights=list(weights.values()))
+        ensemble.fitted_ = True
+        outcome.best_model = ensemble
+        outcome.ensemble_score = score
+        outcome.ensemble = [
+            {"trial": n, "framework": trials[n].params["framework"], "model": trials[n].user_attrs["family"],
+             "weight": round(w, 4)}
+            for n, w in weights.items()
+        ]
+        outcome.refit = f"ensemble of {len(members)} trials refitted on all rows"
+        logger.info(
+            "ensemble of %d trials: %s=%.5g (best single %.5g)", len(members), self.metric.display_name,
+            self.metric.display(score), self.metric.display(best_value),
+        )

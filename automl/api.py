@@ -146,6 +146,13 @@ def fit(
         fam, params = outcome.best_config.family, dict(outcome.best_config.params)  # type: ignore[union-attr]
         score = float(outcome.best_trial.value)  # type: ignore[arg-type]
         refit = outcome.refit
+        if outcome.ensemble:
+            weight_by_framework: dict[str, float] = {}
+            for m in outcome.ensemble:
+                weight_by_framework[m["framework"]] = weight_by_framework.get(m["framework"], 0.0) + m["weight"]
+            framework = max(weight_by_framework, key=weight_by_framework.__getitem__)
+            fam, params = "ensemble", {"members": outcome.ensemble}
+            score = float(outcome.ensemble_score)  # type: ignore[arg-type]
     if outcome.interrupted:
         messages.append("the search was interrupted; the result holds the best model found until then")
     return AutoMLResult(
@@ -168,6 +175,7 @@ def fit(
         elapsed_seconds=time.monotonic() - started,
         time_budget=float(time_budget),
         messages=messages,
+        ensemble=list(outcome.ensemble),
     )
 
 

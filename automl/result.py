@@ -72,6 +72,9 @@ class AutoMLResult:
     elapsed_seconds: float
     time_budget: float
     messages: list[str] = field(default_factory=list)
+    #: When an ensemble won: its members (trial, framework, model, weight); best_framework is
+    #: then the framework with the largest total weight.
+    ensemble: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def classes_(self) -> np.ndarray | None:
@@ -116,7 +119,9 @@ class AutoMLResult:
                 f"{self.metric.display_name} = {self.best_metric_value:.5g} ({self.validation})",
                 f"Trials: {n} ({states}) in {self.elapsed_seconds:.1f}s of a {self.time_budget:g}s budget",
                 f"Final model: {self.refit}",
-                f"Parameters: {self.best_params}",
+                f"Parameters: {self.best_params}" if not self.ensemble else "Ensemble: " + ", ".join(
+                    f"trial {m['trial']} {m['framework']}/{m['model']} x{m['weight']:.2f}" for m in self.ensemble
+                ),
             ]
             + [f"Note: {m}" for m in self.messages]
         )

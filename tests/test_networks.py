@@ -157,3 +157,13 @@ def test_networks_are_ranked_down_on_small_data_with_a_reason() -> None:
     assert "torch" not in rec.frameworks and "keras" not in rec.frameworks
     reasons = {e.framework: e.reason for e in rec.excluded}
     assert "rows" in reasons["torch"] and "pass frameworks" in reasons["torch"]
+
+
+def test_autokeras_native_save_and_load_round_trip(tmp_path) -> None:
+    pytest.importorskip("autokeras")
+    est, X, _ = _fitted("autokeras", task="binary", n=150, max_epochs=3)
+    model = est[-1]
+    model.save_native(tmp_path)
+    loaded = type(model).load_native(tmp_path)
+    Xt = est[0].transform(X)
+    np.testing.assert_allclose(loaded.predict_proba(Xt), model.predict_proba(Xt), atol=1e-6)

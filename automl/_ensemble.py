@@ -1,0 +1,115 @@
+"""Greedy ensemble selection (Caruana et al., 2004) over the trials' out-of-fold predictions.
+
+Members are picked with replacement, each round adding the trial whose predictions most improve
+the ensemble's score under the study's own scikit-learn scorer; the weights are the pick counts.
+The ensemble is kept only when it validates better than the best single trial.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+
+class _PrecomputedClassifier(ClassifierMixin, BaseEstimator):
+    """Serves stored probabilities to a scorer; X holds row indices into them."""
+
+    def __init__(self, proba: Any = None, classes: Any = None) -> None:
+        self.proba = proba
+        self.classes = classes
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.asarray(self.classes)
+
+    def fit(self, X: Any, y: Any) -> _PrecomputedClassifier:
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self.proba[np.asarray(X)[:, 0].astype(int)]
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+
+class _PrecomputedRegressor(RegressorMixin, BaseEstimator):
+    def __init__(self, pred: Any = None) -> None:
+        self.pred = pred
+
+    def fit(self, X: Any, y: Any) -> _PrecomputedRegressor:
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.pred[np.asarray(X)[:, 0].astype(int)]
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+
+def score_predictions(scorer: Any, pred: np.ndarray, y: Any, classes: np.ndarray | None) -> float:
+    """The scorer's value for stored predictions (probabilities, or values for regression)."""
+    index = np.arange(len(pred)).reshape(-1, 1)
+    est: Any = _PrecomputedClassifier(pred, classes) if classes is not None else _PrecomputedRegressor(pred)
+    return float(scorer(est, index, y))
+
+
+def greedy_selection(
+    predictions: dict[int, np.ndarray], y: Any, scorer: Any, classes: np.ndarray | None, rounds: int = 25
+) -> tuple[dict[int, float], float]:
+    """Trial number -> weight (summing to 1), and the ensemble's out-of-fold score."""
+    picks: Counter[int] = Counter()
+    total: np.ndarray | None = None
+    best_score = -np.inf
+    for _ in range(rounds):
+        round_best: tuple[float, int] | None = None
+        n = sum(picks.values()) + 1
+        for number, pred in predictions.items():
+            candidate = pred if total is None else (total + pred)
+            score = score_predictions(scorer, candidate / n, y, classes)
+            if round_best is None or score > round_best[0]:
+                round_best = (score, number)
+        if round_best is None or (picks and round_best[0] <= best_score):
+            break
+        best_score, number = round_best
+        picks[number] += 1
+        total = predictions[number] if total is None else total + predictions[number]
+    count = sum(picks.values())
+    return {k: v / count for k, v in picks.items()}, float(best_score)
+
+
+class WeightedEnsemble(BaseEstimator):
+    """A weighted average of fitted pipelines' probabilities (classification) or values."""
+
+    def __init__(self, members: list[Any] | None = None, weights: list[float] | None = None) -> None:
+        self.members = members
+        self.weights = weights
+
+    def fit(self, X: Any, y: Any) -> WeightedEnsemble:
+        for m in self.members or []:
+            m.fit(X, y)
+        self.fitted_ = True
+        return self
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.members[0].classes_  # type: ignore[index]
+
+    def _is_classifier(self) -> bool:
+        return hasattr(self.members[0], "predict_proba") and hasattr(self.members[0], "classes_")  # type: ignore[index]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "fitted_")
+        return sum(w * m.predict_proba(X) for m, w in zip(self.members, self.weights, strict=True))  # type: ignore[arg-type,return-value]
+
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "fitted_")
+        if self._is_classifier():
+            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return sum(w * m.predict(X) for m, w in zip(self.members, self.weights, strict=True))  # type: ignore[arg-type,return-value]
