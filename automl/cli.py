@@ -67,6 +67,16 @@ def _leaderboard_text(result: Any, rows: int = 15) -> str:
     return board.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.5g}")
 
 
+def _model_text(model: Any) -> str:
+    """The fitted model in one line: the estimator after preprocessing, or the ensemble's members."""
+    members = getattr(model, "members", None)
+    if members is not None:
+        return "weighted ensemble of " + ", ".join(_model_text(m) for m in members)
+    steps = getattr(model, "steps", None)
+    final = steps[-1][1] if steps else model
+    return " ".join(repr(final).split())
+
+
 def _run(df: pd.DataFrame, target: str, args: argparse.Namespace) -> int:
     import automl
 
@@ -96,7 +106,7 @@ def _run(df: pd.DataFrame, target: str, args: argparse.Namespace) -> int:
     print(_leaderboard_text(result))
     print("\n== Best model ==")
     print(result.summary())
-    print(f"Pipeline: {result.best_model}")
+    print(f"Model: {_model_text(result.best_model)}")
     print(f"Wall time: {wall:.1f}s")
     return 0
 

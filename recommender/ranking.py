@@ -231,7 +231,7 @@ def _epoch_reason(
     adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile, device: str, per_epoch: float
 ) -> str:
     """Per-epoch cost in words, with the counterfactual on the other device where one exists."""
-    where = "the GPU" if device == "cuda" else f"{hardware.physical_cores} CPU core(s)"
+    where = "the GPU" if device == "cuda" else "one CPU thread"
     text = f"an epoch here takes ~{per_epoch:.2f} s on {where}"
     if device == "cpu":
         gpu = epoch_seconds(adapter, profile, hardware, "cuda")
