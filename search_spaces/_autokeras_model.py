@@ -20,10 +20,16 @@ from sklearn.utils.validation import check_is_fitted
 
 from search_spaces._budget import current_budget
 from search_spaces._keras_model import import_keras
-from search_spaces._nn_common import encode_labels, validation_split
+from search_spaces._nn_common import (
+    ProbabilityOutputs,
+    prepare_target,
+    restore_target,
+    target_meta,
+    validation_split,
+)
 
 
-class _AutoKerasModel(BaseEstimator):
+class _AutoKerasModel(ProbabilityOutputs, BaseEstimator):
     _classifier = False
 
     def __init__(
@@ -55,14 +61,7 @@ class _AutoKerasModel(BaseEstimator):
         budget = current_budget()
         keras.utils.set_random_seed(self.random_state)
         X = np.asarray(X, dtype=np.float32)
-        if self._classifier:
-            target, self.classes_ = encode_labels(y)
-            y_fit: np.ndarray = target
-        else:
-            yf = np.asarray(y, dtype=np.float64)
-            self.y_mean_, self.y_std_ = float(yf.mean()), float(yf.std() or 1.0)
-            target = None
-            y_fit = ((yf - self.y_mean_) / self.y_std_).astype(np.float32)
+        target, y_fit = prepare_target(self, y, self._classifier)
         tr, va = validation_split(X.shape[0], target, self.validation_fraction, self.random_state)
         if va is None:
             raise ValueError("AutoKeras needs at least 50 rows (it searches on a validation split)")
@@ -112,18 +111,6 @@ class _AutoKerasModel(BaseEstimator):
         out = self.model_.predict(np.asarray(X, dtype=np.float32), verbose=0, batch_size=4096)
         return np.asarray(out, dtype=np.float64)
 
-    def predict(self, X: Any) -> np.ndarray:
-        if self._classifier:
-            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-        return self._raw(X).reshape(-1) * self.y_std_ + self.y_mean_
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        out = self._raw(X)
-        if out.shape[1] == 1:
-            out = np.hstack([1 - out, out])
-        out = np.clip(out, 0.0, None)
-        return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
-
     def save_native(self, directory: str | Path) -> None:
         """Write the exported Keras model (``model.keras``) and labels/scaling (``model.json``)."""
         import json
@@ -134,8 +121,7 @@ class _AutoKerasModel(BaseEstimator):
         self.model_.save(d / "model.keras")
         meta = {
             "class": type(self).__name__, "params": self.get_params(), "n_features_in": self.n_features_in_,
-            "classes": self.classes_.tolist() if self._classifier else None,
-            "y_mean": getattr(self, "y_mean_", None), "y_std": getattr(self, "y_std_", None),
+            **target_meta(self, self._classifier),
         }
         (d / "model.json").write_text(json.dumps(meta))
 
@@ -152,10 +138,7 @@ class _AutoKerasModel(BaseEstimator):
         est = target(**meta["params"])
         est.model_ = keras.models.load_model(d / "model.keras", safe_mode=True)
         est.n_features_in_ = meta["n_features_in"]
-        if meta["classes"] is not None:
-            est.classes_ = np.asarray(meta["classes"])
-        else:
-            est.y_mean_, est.y_std_ = meta["y_mean"], meta["y_std"]
+        restore_target(est, meta)
         est.truncated_ = False
         return est
 

@@ -16,7 +16,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from search_spaces._budget import current_budget
-from search_spaces._nn_common import balanced_weights, encode_labels, validation_split
+from search_spaces._nn_common import (
+    ProbabilityOutputs,
+    balanced_weights,
+    prepare_target,
+    restore_target,
+    target_meta,
+    validation_split,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _CONFIGURED = False
@@ -114,7 +121,7 @@ def _budget_callback(keras: Any) -> Any:
     return BudgetCallback
 
 
-class _KerasModel(BaseEstimator):
+class _KerasModel(ProbabilityOutputs, BaseEstimator):
     """Trains the Keras model a HyperModel builds from fixed hyper-parameter values."""
 
     _classifier = False
@@ -152,16 +159,9 @@ class _KerasModel(BaseEstimator):
 
         keras.utils.set_random_seed(self.random_state)
         X = np.asarray(X, dtype=np.float32)
-        if self._classifier:
-            target, self.classes_ = encode_labels(y)
-            n_out = len(self.classes_)
-            y_fit = target
-            task = "binary" if n_out == 2 else "multiclass"
-        else:
-            yf = np.asarray(y, dtype=np.float64)
-            self.y_mean_, self.y_std_ = float(yf.mean()), float(yf.std() or 1.0)
-            target, n_out, task = None, 1, "regression"
-            y_fit = ((yf - self.y_mean_) / self.y_std_).astype(np.float32)
+        target, y_fit = prepare_target(self, y, self._classifier)
+        n_out = len(self.classes_) if self._classifier else 1
+        task = ("binary" if n_out == 2 else "multiclass") if self._classifier else "regression"
         self.n_features_in_ = X.shape[1]
         self.task_ = task
         hypermodel = self.hypermodel if self.hypermodel is not None else TabularMLPHyperModel()
@@ -200,18 +200,6 @@ class _KerasModel(BaseEstimator):
             out = self.model_.predict(np.asarray(X, dtype=np.float32), verbose=0, batch_size=4096)
         return np.asarray(out, dtype=np.float64)
 
-    def predict(self, X: Any) -> np.ndarray:
-        if self._classifier:
-            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-        return self._raw(X).reshape(-1) * self.y_std_ + self.y_mean_
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        out = self._raw(X)
-        if out.shape[1] == 1:  # a single sigmoid unit
-            out = np.hstack([1 - out, out])
-        out = np.clip(out, 0.0, None)
-        return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
-
     # -- native persistence -------------------------------------------------------------------
     def save_native(self, directory: str | Path) -> None:
         """Write ``model.keras`` (Keras' own format) and ``model.json`` (labels, scaling, values)."""
@@ -226,9 +214,7 @@ class _KerasModel(BaseEstimator):
             "hp_values": self.hp_values_,
             "n_features_in": self.n_features_in_,
             "task": self.task_,
-            "classes": self.classes_.tolist() if self._classifier else None,
-            "y_mean": getattr(self, "y_mean_", None),
-            "y_std": getattr(self, "y_std_", None),
+            **target_meta(self, self._classifier),
             "device": self.device,
         }
         (d / "model.json").write_text(json.dumps(meta))
@@ -247,10 +233,7 @@ class _KerasModel(BaseEstimator):
         est.hp_values_ = meta["hp_values"]
         est.n_features_in_ = meta["n_features_in"]
         est.task_ = meta["task"]
-        if meta["classes"] is not None:
-            est.classes_ = np.asarray(meta["classes"])
-        else:
-            est.y_mean_, est.y_std_ = meta["y_mean"], meta["y_std"]
+        restore_target(est, meta)
         est.truncated_ = False
         return est
 

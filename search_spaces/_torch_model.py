@@ -21,7 +21,14 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from search_spaces._budget import current_budget
-from search_spaces._nn_common import balanced_weights, category_cardinalities, encode_labels, validation_split
+from search_spaces._nn_common import (
+    balanced_weights,
+    category_cardinalities,
+    prepare_target,
+    restore_target,
+    target_meta,
+    validation_split,
+)
 
 
 def _embedding_dim(cardinality: int) -> int:
@@ -135,17 +142,9 @@ class _TorchMLP(BaseEstimator):
         return self
 
     def _fit(self, X: np.ndarray, y: Any, device: torch.device, budget: Any) -> None:
-        if self._classifier:
-            y_idx, self.classes_ = encode_labels(y)
-            self.n_out_ = len(self.classes_)
-            target = y_idx
-            y_t = torch.as_tensor(y_idx, dtype=torch.long, device=device)
-        else:
-            yf = np.asarray(y, dtype=np.float64)
-            self.y_mean_, self.y_std_ = float(yf.mean()), float(yf.std() or 1.0)
-            self.n_out_ = 1
-            target = None
-            y_t = torch.as_tensor((yf - self.y_mean_) / self.y_std_, dtype=torch.float32, device=device)
+        target, y_fit = prepare_target(self, y, self._classifier)
+        self.n_out_ = len(self.classes_) if self._classifier else 1
+        y_t = torch.as_tensor(y_fit, dtype=torch.long if self._classifier else torch.float32, device=device)
         self.n_features_in_ = X.shape[1]
         self.cardinalities_ = category_cardinalities(X, self.n_categorical)
         self.n_numeric_ = X.shape[1] - self.n_categorical
@@ -237,9 +236,7 @@ class _TorchMLP(BaseEstimator):
             "n_numeric": self.n_numeric_,
             "cardinalities": self.cardinalities_,
             "n_out": self.n_out_,
-            "classes": self.classes_.tolist() if self._classifier else None,
-            "y_mean": getattr(self, "y_mean_", None),
-            "y_std": getattr(self, "y_std_", None),
+            **target_meta(self, self._classifier),
         }
         (d / "model.json").write_text(json.dumps(meta))
 
@@ -254,10 +251,7 @@ class _TorchMLP(BaseEstimator):
         est.n_numeric_ = meta["n_numeric"]
         est.cardinalities_ = meta["cardinalities"]
         est.n_out_ = meta["n_out"]
-        if meta["classes"] is not None:
-            est.classes_ = np.asarray(meta["classes"])
-        else:
-            est.y_mean_, est.y_std_ = meta["y_mean"], meta["y_std"]
+        restore_target(est, meta)
         net = est._network()
         net.load_state_dict(torch.load(d / "model.pt", map_location="cpu", weights_only=True))
         est.network_ = net.eval()
