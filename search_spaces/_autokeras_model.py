@@ -11,25 +11,20 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.base import ClassifierMixin, RegressorMixin
 
 from search_spaces._budget import current_budget
-from search_spaces._keras_model import import_keras
+from search_spaces._keras_model import KerasNative, import_keras
 from search_spaces._nn_common import (
-    ProbabilityOutputs,
     prepare_target,
-    restore_target,
-    target_meta,
     validation_split,
 )
 
 
-class _AutoKerasModel(ProbabilityOutputs, BaseEstimator):
+class _AutoKerasModel(KerasNative):
     _classifier = False
 
     def __init__(
@@ -106,41 +101,9 @@ class _AutoKerasModel(ProbabilityOutputs, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def _raw(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "model_")
-        out = self.model_.predict(np.asarray(X, dtype=np.float32), verbose=0, batch_size=4096)
-        return np.asarray(out, dtype=np.float64)
-
-    def save_native(self, directory: str | Path) -> None:
-        """Write the exported Keras model (``model.keras``) and labels/scaling (``model.json``)."""
-        import json
-
-        check_is_fitted(self, "model_")
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        self.model_.save(d / "model.keras")
-        meta = {
-            "class": type(self).__name__, "params": self.get_params(), "n_features_in": self.n_features_in_,
-            **target_meta(self, self._classifier),
-        }
-        (d / "model.json").write_text(json.dumps(meta))
-
     @classmethod
-    def load_native(cls, directory: str | Path) -> _AutoKerasModel:
-        import json
-
+    def _before_load(cls) -> None:
         import autokeras  # noqa: F401  (registers AutoKeras' custom layers for deserialisation)
-
-        keras = import_keras()
-        d = Path(directory)
-        meta = json.loads((d / "model.json").read_text())
-        target = {c.__name__: c for c in (AutoKerasClassifierModel, AutoKerasRegressorModel)}[meta["class"]]
-        est = target(**meta["params"])
-        est.model_ = keras.models.load_model(d / "model.keras", safe_mode=True)
-        est.n_features_in_ = meta["n_features_in"]
-        restore_target(est, meta)
-        est.truncated_ = False
-        return est
 
 
 class AutoKerasClassifierModel(ClassifierMixin, _AutoKerasModel):

@@ -5,6 +5,7 @@ Imported only when a Keras trial runs (TensorFlow costs seconds and hundreds of 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -121,7 +122,81 @@ def _budget_callback(keras: Any) -> Any:
     return BudgetCallback
 
 
-class _KerasModel(ProbabilityOutputs, BaseEstimator):
+class KerasNative(ProbabilityOutputs, BaseEstimator):
+    """What the Keras-based estimators share: prediction on their device and ``.keras`` persistence.
+
+    Subclasses say which constructor arguments and fitted attributes rebuild them
+    (``_init_args``, ``_fitted_state``, both JSON).
+    """
+
+    device: str
+    model_: Any
+    n_features_in_: int
+
+    def _device(self) -> str:
+        return "/GPU:0" if self.device == "cuda" else "/CPU:0"
+
+    def _raw(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        import tensorflow as tf
+
+        with tf.device(self._device()):
+            out = self.model_.predict(np.asarray(X, dtype=np.float32), verbose=0, batch_size=4096)
+        return np.asarray(out, dtype=np.float64)
+
+    def _init_args(self) -> dict[str, Any]:
+        return dict(self.get_params())
+
+    def _fitted_state(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def _before_load(cls) -> None:
+        """Import what deserialising the model needs (custom layers register on import)."""
+
+    def save_native(self, directory: str | Path) -> None:
+        """Write ``model.keras`` (Keras' own format) and ``model.json`` (labels, scaling, arguments)."""
+        check_is_fitted(self, "model_")
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.model_.save(d / "model.keras")
+        meta = {
+            "class": type(self).__name__,
+            "init": self._init_args(),
+            "fitted": self._fitted_state(),
+            "n_features_in": self.n_features_in_,
+            **target_meta(self, bool(getattr(self, "_classifier", False))),
+        }
+        (d / "model.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def load_native(cls, directory: str | Path) -> KerasNative:
+        """Rebuild from :meth:`save_native` output with Keras' safe mode (no arbitrary code)."""
+        keras = import_keras()
+        cls._before_load()
+        d = Path(directory)
+        meta = json.loads((d / "model.json").read_text())
+        variants = {c.__name__: c for c in _subclasses(cls)}
+        if meta["class"] not in variants:
+            raise ValueError(f"{d} holds a {meta['class']}, not a {cls.__name__}")
+        est = variants[meta["class"]](**meta["init"])
+        est.model_ = keras.models.load_model(d / "model.keras", safe_mode=True)
+        for name, value in meta["fitted"].items():
+            setattr(est, name, value)
+        est.n_features_in_ = meta["n_features_in"]
+        restore_target(est, meta)
+        est.truncated_ = False
+        return est
+
+
+def _subclasses(cls: type) -> list[type]:
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_subclasses(sub))
+    return out
+
+
+class _KerasModel(KerasNative):
     """Trains the Keras model a HyperModel builds from fixed hyper-parameter values."""
 
     _classifier = False
@@ -147,9 +222,6 @@ class _KerasModel(ProbabilityOutputs, BaseEstimator):
         self.device = device
         self.n_jobs = n_jobs
         self.random_state = random_state
-
-    def _device(self) -> str:
-        return "/GPU:0" if self.device == "cuda" else "/CPU:0"
 
     def fit(self, X: Any, y: Any) -> _KerasModel:
         keras = import_keras(self.n_jobs)
@@ -192,50 +264,11 @@ class _KerasModel(ProbabilityOutputs, BaseEstimator):
         self.truncated_ = bool(callback.truncated)
         return self
 
-    def _raw(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "model_")
-        import tensorflow as tf
+    def _init_args(self) -> dict[str, Any]:
+        return {"hp_values": self.hp_values_, "device": self.device}
 
-        with tf.device(self._device()):
-            out = self.model_.predict(np.asarray(X, dtype=np.float32), verbose=0, batch_size=4096)
-        return np.asarray(out, dtype=np.float64)
-
-    # -- native persistence -------------------------------------------------------------------
-    def save_native(self, directory: str | Path) -> None:
-        """Write ``model.keras`` (Keras' own format) and ``model.json`` (labels, scaling, values)."""
-        import json
-
-        check_is_fitted(self, "model_")
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        self.model_.save(d / "model.keras")
-        meta = {
-            "class": type(self).__name__,
-            "hp_values": self.hp_values_,
-            "n_features_in": self.n_features_in_,
-            "task": self.task_,
-            **target_meta(self, self._classifier),
-            "device": self.device,
-        }
-        (d / "model.json").write_text(json.dumps(meta))
-
-    @classmethod
-    def load_native(cls, directory: str | Path) -> _KerasModel:
-        """Rebuild from :meth:`save_native` output with Keras' safe mode (no arbitrary code)."""
-        import json
-
-        keras = import_keras()
-        d = Path(directory)
-        meta = json.loads((d / "model.json").read_text())
-        target = {c.__name__: c for c in (KerasClassifierModel, KerasRegressorModel)}[meta["class"]]
-        est = target(hp_values=meta["hp_values"], device=meta["device"])
-        est.model_ = keras.models.load_model(d / "model.keras", safe_mode=True)
-        est.hp_values_ = meta["hp_values"]
-        est.n_features_in_ = meta["n_features_in"]
-        est.task_ = meta["task"]
-        restore_target(est, meta)
-        est.truncated_ = False
-        return est
+    def _fitted_state(self) -> dict[str, Any]:
+        return {"hp_values_": self.hp_values_, "task_": self.task_}
 
 
 class KerasClassifierModel(ClassifierMixin, _KerasModel):

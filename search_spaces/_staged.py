@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,20 @@ def _affordable(seconds_left: float, elapsed: float, units_done: int) -> int:
         return 1 << 30
     per_unit = max(elapsed / max(units_done, 1), 1e-6)
     return int(max(seconds_left, 0.0) / per_unit)
+
+
+def _paced(total: int, first: int, stage: int, budget: Any) -> Iterator[int]:
+    """Sizes to grow to: a small first stage measures the pace, then stages the time left affords.
+
+    Stops early (at a size below ``total``) when not even one more unit fits before the deadline.
+    """
+    done, started = 0, time.monotonic()
+    while done < total:
+        step = first if not done else min(stage, _affordable(budget.seconds_left(), time.monotonic() - started, done))
+        if step < 1:
+            return
+        done = min(total, done + step)
+        yield done
 
 
 class _Delegating(BaseEstimator):
@@ -98,22 +113,11 @@ class _StagedForest(_Delegating):
             weights = compute_class_weight("balanced", classes=classes, y=np.asarray(y))
             kwargs["class_weight"] = dict(zip(classes.tolist(), weights.tolist(), strict=True))
         model = _FORESTS[(self.kind, self._classifier)](n_estimators=0, **kwargs)
-        stage = max(8, math.ceil(self.n_estimators / 8))
         grown = 0
-        self.truncated_ = False
-        started = time.monotonic()
-        while grown < self.n_estimators:
-            step = 8  # a small first stage measures the pace before committing to larger ones
-            if grown:
-                # Grow only as many trees as the time left allows, so the deadline is not overshot.
-                affordable = _affordable(budget.seconds_left(), time.monotonic() - started, grown)
-                if affordable < 1:
-                    self.truncated_ = True
-                    break
-                step = min(stage, affordable)
-            grown = min(self.n_estimators, grown + step)
+        for grown in _paced(self.n_estimators, 8, max(8, math.ceil(self.n_estimators / 8)), budget):
             model.set_params(n_estimators=grown)
             model.fit(X, y)
+        self.truncated_ = grown < self.n_estimators
         self.estimator_ = model
         self.n_estimators_ = grown
         self.n_features_in_ = model.n_features_in_
@@ -184,27 +188,20 @@ class _StagedHGB(_Delegating):
         cls = HistGradientBoostingClassifier if self._classifier else HistGradientBoostingRegressor
         model = cls(max_iter=0, **kwargs)
         target = 0
-        self.truncated_ = False
+        stopped_early = False
         # Without a validation split to stop on, cap the rounds: small data overfits quickly.
         max_iter = self.max_iter if early else min(self.max_iter, 100)
         # Smaller stages on large data keep the overshoot past a deadline short.
         stage = self.stage if n < 50_000 else max(5, self.stage // 5)
-        started = time.monotonic()
-        while target < max_iter:
-            step = min(stage, 10)  # a small first stage measures the pace
-            if target:
-                affordable = _affordable(budget.seconds_left(), time.monotonic() - started, target)
-                if affordable < 1:
-                    self.truncated_ = True
-                    break
-                step = min(stage, affordable)
-            target = min(max_iter, target + step)
+        for target in _paced(max_iter, min(stage, 10), stage, budget):
             model.set_params(max_iter=target)
             model.fit(X, y)
             if early and len(model.validation_score_):
                 budget.emit(model.n_iter_, self._report_value(float(model.validation_score_[-1])))
             if model.n_iter_ < target:  # early stopping fired
+                stopped_early = True
                 break
+        self.truncated_ = target < max_iter and not stopped_early
         self.estimator_ = model
         self.n_iter_ = model.n_iter_
         self.n_features_in_ = model.n_features_in_
