@@ -10,7 +10,7 @@ trial of theirs runs.
 
 from typing import Any
 
-from automl.api import fit, hardware, profile, recommend
+from automl.api import fit, hardware, load, profile, recommend
 from automl.errors import InputError, NotFittedError
 from automl.result import AutoMLResult
 
@@ -22,6 +22,7 @@ __all__ = [
     "NotFittedError",
     "fit",
     "hardware",
+    "load",
     "profile",
     "recommend",
 ]

@@ -101,6 +101,16 @@ class WeightedEnsemble(BaseEstimator):
     def classes_(self) -> np.ndarray:
         return self.members[0].classes_  # type: ignore[index]
 
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import ClassifierTags, RegressorTags
+
+        tags = super().__sklearn_tags__()
+        if self.members and self._is_classifier():
+            tags.estimator_type, tags.classifier_tags = "classifier", ClassifierTags()
+        else:
+            tags.estimator_type, tags.regressor_tags = "regressor", RegressorTags()
+        return tags
+
     def _is_classifier(self) -> bool:
         return hasattr(self.members[0], "predict_proba") and hasattr(self.members[0], "classes_")  # type: ignore[index]
 

@@ -22,6 +22,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from automl._progress import Progress
 from automl._pruning import PerFrameworkPruner
 from automl._resampling import Resampling
 from automl.metrics import Metric
@@ -51,6 +52,7 @@ class SearchSettings:
     started: float  # time.monotonic() when fit() was called
     storage: Any = None
     study_name: str | None = None
+    verbosity: int = 1
 
     @property
     def deadline(self) -> float:
@@ -118,6 +120,7 @@ class Search:
         width = 1 if self._classes is None else len(self._classes)
         self._keep_oof = len(self._eval_index) * width <= MAX_OOF_VALUES
         self._oof: dict[int, tuple[float, np.ndarray, float]] = {}
+        self.progress = Progress(settings.time_budget, settings.started, settings.verbosity, metric.display_name)
 
     def _threads(self) -> Any:
         """Cap BLAS and OpenMP threads at ``n_jobs``: OpenMP learners otherwise take every core."""
@@ -183,6 +186,7 @@ class Search:
     def _objective(self, trial: optuna.Trial) -> float:
         framework = str(trial.suggest_categorical("framework", self.frameworks))
         adapter = self.adapters[framework]
+        self.progress.trial_started(framework)
         left = self._trial_deadline() - time.monotonic()
         if adapter.import_name not in sys.modules and left < 2 * adapter.import_seconds:
             # Loading the framework alone would eat the time left; try another framework.
@@ -262,6 +266,7 @@ class Search:
         try:
             return self._run()
         finally:
+            self.progress.close()
             optuna.logging.set_verbosity(previous)
 
     def _run(self) -> SearchOutcome:
@@ -293,13 +298,27 @@ class Search:
                 study.tell(trial, value)
                 self._log_trial(study, trial.number, value)
             n_done += 1
+            best = self._best_trial(study)
+            self.progress.trial_finished(
+                None if best is None else self.metric.display(best.value),  # type: ignore[arg-type]
+                None if best is None else f"{best.params.get('framework')}/{best.user_attrs.get('family')}",
+            )
+        self.progress.close()  # the refit's log lines come after the bar
         return self._finish(study, interrupted)
+
+    @staticmethod
+    def _best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+        try:
+            return study.best_trial
+        except ValueError:  # no trial completed yet
+            return None
 
     def _log_trial(self, study: optuna.Study, number: int, value: float) -> None:
         t = study.trials[number]
         best = study.best_trial
         left = self.settings.deadline - time.monotonic()
-        logger.info(
+        logger.log(
+            logging.INFO if self.settings.verbosity >= 2 else logging.DEBUG,
             "trial %d %s/%s %s=%.5g in %.2fs | best %.5g (%s/%s, trial %d) | %.0fs left",
             number, t.params.get("framework"), t.user_attrs.get("family"), self.metric.display_name,
             self.metric.display(value), t.user_attrs.get("fit_seconds", 0.0),

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from automl import _validation as v
+from automl._progress import log_output
 from automl._resampling import fits_per_trial, make_resampling
 from automl._search import Search, SearchSettings
 from automl.errors import InputError
@@ -76,6 +77,7 @@ def fit(
     n_jobs: int = 1,
     storage: Any = None,
     keras_hypermodel: Any = None,
+    verbosity: int = 1,
 ) -> AutoMLResult:
     """Profile, recommend, search one Optuna study across frameworks, and refit the best model.
 
@@ -84,7 +86,35 @@ def fit(
     (-1: all cores). ``storage`` is any Optuna storage or URL (default: in memory).
     ``keras_hypermodel`` is a KerasTuner ``HyperModel`` of your own; it joins the study as the
     Keras family ``custom`` (see :mod:`search_spaces.keras_bridge` for what ``build(hp)`` can read).
+    ``verbosity``: 0 warnings only; 1 a live progress bar (log lines when output is not a terminal);
+    2 also a line per trial. Log lines use the ``automl`` logger; configure ``logging`` to route them.
     """
+    if verbosity not in (0, 1, 2):
+        raise InputError(f"verbosity must be 0, 1 or 2, got {verbosity!r}")
+    with log_output(verbosity):
+        return _fit(
+            df, target, time_budget=time_budget, n_trials=n_trials, metric=metric, frameworks=frameworks,
+            task=task, device=device, seed=seed, n_jobs=n_jobs, storage=storage,
+            keras_hypermodel=keras_hypermodel, verbosity=verbosity,
+        )
+
+
+def _fit(
+    df: pd.DataFrame,
+    target: str,
+    *,
+    time_budget: float,
+    n_trials: int | None,
+    metric: str | None,
+    frameworks: Sequence[str] | None,
+    task: Task | None,
+    device: str,
+    seed: int,
+    n_jobs: int,
+    storage: Any,
+    keras_hypermodel: Any,
+    verbosity: int,
+) -> AutoMLResult:
     started = time.monotonic()
     v.check_frame(df, target)
     df, target = v.string_columns(df, target)
@@ -130,7 +160,7 @@ def fit(
     )
     settings = SearchSettings(
         time_budget=float(time_budget), n_trials=n_trials, seed=seed, n_jobs=n_jobs,
-        started=started, storage=storage,
+        started=started, storage=storage, verbosity=verbosity,
     )
     outcome = Search(X, y, spec, rec, chosen_metric, resampling, settings, adapters).run()
     messages = list(outcome.messages)
@@ -170,6 +200,8 @@ def fit(
         study=outcome.study,
         feature_columns=list(spec.columns),
         feature_dtypes={str(c): str(X[c].dtype) for c in X.columns},
+        feature_kinds={c.name: c.kind for c in prof.columns if c.name in spec.columns},
+        feature_categories=_categories(X, spec.categorical + spec.boolean),
         validation=resampling.describe(),
         refit=refit,
         elapsed_seconds=time.monotonic() - started,
@@ -177,6 +209,30 @@ def fit(
         messages=messages,
         ensemble=list(outcome.ensemble),
     )
+
+
+#: At most this many training levels per categorical column go into the saved schema.
+MAX_SCHEMA_CATEGORIES = 1000
+
+
+def _categories(X: pd.DataFrame, columns: Sequence[str]) -> dict[str, list[str]]:
+    """Training levels of categorical columns, as the encoders see them (strings)."""
+    out = {}
+    for col in columns:
+        levels = X[col].dropna().astype(str).unique()
+        out[col] = sorted(levels.tolist())[:MAX_SCHEMA_CATEGORIES]
+    return out
+
+
+def load(path: str) -> AutoMLResult:
+    """Load a run directory written by ``result.save(path)`` (or ``automl run --out``).
+
+    Checks the manifest's checksums and formats before reading anything; raises
+    :class:`automl.persistence.RunDirectoryError` for a missing, damaged or tampered directory.
+    """
+    from automl.persistence import load_result
+
+    return load_result(path)
 
 
 def _fallback(

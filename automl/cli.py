@@ -17,12 +17,15 @@ from typing import Any
 import pandas as pd
 
 EPILOGS = {
-    "run": "example:\n  automl run data.csv --target y --time-budget 60 --frameworks sklearn xgboost",
+    "run": "examples:\n  automl run data.csv --target y --time-budget 60 --frameworks sklearn xgboost\n"
+           "  automl run data.parquet --target y --out runs/first --mlflow sqlite:///mlflow.db",
     "quick-run": "examples:\n  automl quick-run                      # bundled breast-cancer data, 30 s\n"
                  "  automl quick-run data.csv --target y",
     "recommend": "example:\n  automl recommend data.csv --target y --time-budget 120",
     "profile": "example:\n  automl profile data.csv --target y --json",
     "doctor": "example:\n  automl doctor",
+    "predict": "examples:\n  automl predict runs/first new.csv --out predictions.csv\n"
+               "  automl predict runs/first new.parquet --out scored.parquet --proba",
 }
 QUICK_BUDGET = 30.0
 
@@ -77,15 +80,56 @@ def _model_text(model: Any) -> str:
     return " ".join(repr(final).split())
 
 
+def write_table(frame: pd.DataFrame, path: str) -> None:
+    """Write CSV, Parquet or Feather by extension, atomically (no partial file on failure)."""
+    p = Path(path)
+    suffixes = [s.lower() for s in p.suffixes]
+    if p.parent and not p.parent.exists():
+        raise UserError(f"the folder of --out {path!r} does not exist; create it first")
+    tmp = p.with_name(f".{p.name}.tmp")
+    try:
+        if ".parquet" in suffixes or ".pq" in suffixes:
+            frame.to_parquet(tmp, index=False)
+        elif ".feather" in suffixes:
+            frame.reset_index(drop=True).to_feather(tmp)
+        else:
+            frame.to_csv(tmp, index=False)
+        tmp.replace(p)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _verbosity(args: argparse.Namespace) -> int:
+    if args.quiet or getattr(args, "json", False):
+        return 0
+    return 2 if args.verbose > 1 else 1
+
+
+def _default_out(data: str | None) -> str:
+    stem = Path(data).name.split(".")[0] if data else "demo"
+    return str(Path("automl-runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
 def _run(df: pd.DataFrame, target: str, args: argparse.Namespace) -> int:
     import automl
 
+    if args.out is not None and Path(args.out).exists() and any(Path(args.out).iterdir()):
+        raise UserError(f"--out {args.out!r} already exists and is not empty; choose a new folder")
     started = time.monotonic()
     result = automl.fit(
         df, target, time_budget=args.time_budget, n_trials=args.n_trials, metric=args.metric,
         frameworks=args.frameworks, task=args.task, device=args.device, seed=args.seed, n_jobs=args.n_jobs,
+        verbosity=_verbosity(args),
     )
     wall = time.monotonic() - started
+    saved = None
+    if args.out is not None:
+        saved = result.save(args.out, plots=True, data=df)
+    run_id = None
+    if args.mlflow:
+        from automl.tracking import log_to_mlflow
+
+        run_id = log_to_mlflow(result, tracking_uri=args.mlflow, experiment=args.experiment)
     if args.json:
         _print_json(
             {
@@ -93,7 +137,9 @@ def _run(df: pd.DataFrame, target: str, args: argparse.Namespace) -> int:
                 "best_params": result.best_params, "metric": result.metric.name,
                 "best_score": result.best_score, "wall_seconds": wall, "refit": result.refit,
                 "recommendation": result.recommendation.to_dict(),
-                "leaderboard": json.loads(result.leaderboard.to_json(orient="records")),
+                "leaderboard": json.loads(result.leaderboard.to_json(orient="records", default_handler=str)),
+                "run_dir": None if saved is None else str(saved),
+                "mlflow_run_id": run_id,
             }
         )
         return 0
@@ -108,13 +154,41 @@ def _run(df: pd.DataFrame, target: str, args: argparse.Namespace) -> int:
     print(result.summary())
     print(f"Model: {_model_text(result.best_model)}")
     print(f"Wall time: {wall:.1f}s")
+    if saved is not None:
+        plots = ", ".join(sorted(p.name for p in (saved / "plots").glob("*.png")))
+        print(f"Saved: {saved} (model, manifest.json, study.db, plots: {plots or 'none'})")
+        print(f"Predict with: automl predict {saved} NEW_DATA --out predictions.csv")
+    if run_id is not None:
+        print(f"MLflow: run {run_id} in experiment {args.experiment!r} at {args.mlflow}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     if args.time_budget is None:
         args.time_budget = 60.0
+    if args.out is None:
+        args.out = _default_out(args.data)
     return _run(read_table(args.data), args.target, args)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import automl
+
+    result = automl.load(args.run_dir)
+    df = read_table(args.data)
+    if args.proba:
+        if result.task == "regression":
+            raise UserError("--proba is for classification runs; this run is a regression model")
+        out = result.predict_proba(df).add_prefix("proba_")
+        out.insert(0, "prediction", result.predict(df).to_numpy())
+    else:
+        out = result.predict(df).rename("prediction").to_frame()
+    write_table(out, args.out)
+    if args.json:
+        _print_json({"rows": len(out), "out": args.out, "columns": list(out.columns), "run_dir": args.run_dir})
+    else:
+        print(f"Wrote {len(out):,} predictions to {args.out} ({result.best_framework} / {result.best_model_family})")
+    return 0
 
 
 def cmd_quick_run(args: argparse.Namespace) -> int:
@@ -195,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--n-jobs", type=int, default=1, help="threads per model (-1: all cores)")
+        p.add_argument("--out", help="run directory to write: model, manifest, study, PNG plots "
+                       "(run: automl-runs/NAME-TIME by default)")
+        p.add_argument("--mlflow", metavar="URI", help="also log to MLflow, e.g. sqlite:///mlflow.db")
+        p.add_argument("--experiment", default="automl", help="MLflow experiment name (default: automl)")
 
     p = add("run", "Search for the best model on a CSV, Parquet or Feather file.")
     p.add_argument("data")
@@ -223,6 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", choices=["binary", "multiclass", "regression"])
     p.set_defaults(func=cmd_profile)
 
+    p = add("predict", "Predict with a saved run directory on a CSV, Parquet or Feather file.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--out", required=True, help="where to write predictions (.csv, .parquet or .feather)")
+    p.add_argument("--proba", action="store_true", help="also write class probabilities (classification)")
+    p.set_defaults(func=cmd_predict)
+
     p = add("doctor", "Show cores, memory, GPUs and which frameworks are installed and can use a GPU.")
     p.set_defaults(func=cmd_doctor)
     return parser
@@ -233,14 +318,20 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING if args.quiet or getattr(args, "json", False) else (
-        logging.DEBUG if args.verbose > 1 else logging.INFO
+    quiet = args.quiet or getattr(args, "json", False)
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S",
+        stream=sys.stderr,
     )
-    logging.basicConfig(level=level, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    if args.verbose > 1 and not quiet:
+        logging.getLogger("automl").setLevel(logging.DEBUG)
     logging.getLogger("optuna").setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except (UserError, InputError) as e:
+        print(f"automl {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except ImportError as e:  # an optional package the command needs (pyarrow, mlflow, a framework)
         print(f"automl {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

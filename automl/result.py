@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,14 +76,42 @@ class AutoMLResult:
     #: When an ensemble won: its members (trial, framework, model, weight); best_framework is
     #: then the framework with the largest total weight.
     ensemble: list[dict[str, Any]] = field(default_factory=list)
+    #: Each feature's kind (numeric, categorical, boolean, datetime, text) as the profile saw it.
+    feature_kinds: dict[str, str] = field(default_factory=dict)
+    #: The levels seen in training for categorical and boolean features (as strings, at most 1,000).
+    feature_categories: dict[str, list[str]] = field(default_factory=dict)
+    #: Where this result was loaded from or last saved to.
+    run_dir: str | None = None
 
     @property
     def classes_(self) -> np.ndarray | None:
         return getattr(self.best_model, "classes_", None) if self.task != "regression" else None
 
+    def schema(self) -> dict[str, Any]:
+        """The input schema the model expects: each feature's name, dtype, kind and training levels."""
+        return {
+            "columns": [
+                {
+                    "name": c,
+                    "dtype": self.feature_dtypes.get(c),
+                    "kind": self.feature_kinds.get(c),
+                    "categories": self.feature_categories.get(c),
+                }
+                for c in self.feature_columns
+            ]
+        }
+
     def _features(self, df: Any) -> pd.DataFrame:
+        """The model's columns from ``df``, checked against the training schema.
+
+        Columns are matched by name, so order does not matter and extra columns (the target
+        included) are ignored. A missing column is an error; so is a column that was numeric in
+        training and now holds values that are not numbers. Numbers stored as strings are
+        converted. Categories not seen in training are treated as unknown by the encoders.
+        The caller's frame is never modified.
+        """
         if not isinstance(df, pd.DataFrame):
-            raise TypeError(f"predict needs a pandas DataFrame, got {type(df).__name__}")
+            raise InputError(f"predict needs a pandas DataFrame, got {type(df).__name__}")
         if not all(isinstance(c, str) for c in df.columns):
             df = df.rename(columns=str)  # training used string names too
         missing = [c for c in self.feature_columns if c not in df.columns]
@@ -91,7 +120,24 @@ class AutoMLResult:
                 f"columns {missing!r} were used in training but are missing from the frame; "
                 "add them (missing values are allowed) or refit without them"
             )
-        return df[self.feature_columns]
+        if df.columns.duplicated().any():
+            dup = sorted(set(df.columns[df.columns.duplicated()]))
+            raise InputError(f"the frame has duplicate column names {dup!r}; rename them so each is unique")
+        X = df[self.feature_columns]
+        for col in self.feature_columns:
+            if self.feature_kinds.get(col) != "numeric" or pd.api.types.is_numeric_dtype(X[col].dtype):
+                continue
+            converted = pd.to_numeric(X[col], errors="coerce")
+            bad = X[col].notna() & converted.isna()
+            if bad.any():
+                example = X[col][bad].iloc[0]
+                raise InputError(
+                    f"column {col!r} was numeric ({self.feature_dtypes.get(col)}) in training but holds "
+                    f"{int(bad.sum()):,} non-numeric values here (e.g. {example!r}); convert them to numbers "
+                    "or to missing values (pd.to_numeric(..., errors='coerce'))"
+                )
+            X = X.assign(**{col: converted})
+        return X
 
     def predict(self, df: pd.DataFrame) -> pd.Series:
         """Predictions in the original label values (classification) or units (regression)."""
@@ -104,6 +150,54 @@ class AutoMLResult:
             raise InputError("predict_proba is for classification; this result is a regression model")
         proba = self.best_model.predict_proba(self._features(df))
         return pd.DataFrame(proba, index=df.index, columns=list(self.classes_))
+
+    # -- persistence, export, plots ------------------------------------------------------------------
+    def save(
+        self, path: str | Path, *, overwrite: bool = False, plots: bool = False, data: pd.DataFrame | None = None
+    ) -> Path:
+        """Write a run directory (model in its framework's format, ``manifest.json`` with checksums).
+
+        Load it back with :func:`automl.load`. ``plots=True`` also writes the PNG plots into
+        ``plots/`` (the permutation importance plot when ``data`` with the target is given).
+        """
+        from automl.persistence import save_result
+
+        out = save_result(self, path, overwrite=overwrite, plots=plots, data=data)
+        self.run_dir = str(out)
+        return out
+
+    def export_onnx(self, path: str | Path) -> Path:
+        """Write the best model as one ONNX file taking the raw feature columns as named inputs."""
+        from automl.onnx_export import export_onnx
+
+        return export_onnx(
+            self.best_model, path, feature_columns=self.feature_columns, feature_dtypes=self.feature_dtypes,
+            task=self.task, classes=self.classes_,
+        )
+
+    def plot_history(self, ax: Any = None) -> Any:
+        """Score of every finished trial against time, coloured by framework, with the running best."""
+        from automl.plots import plot_history
+
+        return plot_history(self, ax=ax)
+
+    def plot_fit_time(self, ax: Any = None) -> Any:
+        """Score against fit seconds per trial, one colour per framework."""
+        from automl.plots import plot_fit_time
+
+        return plot_fit_time(self, ax=ax)
+
+    def plot_importance(self, df: pd.DataFrame, *, n_repeats: int = 5, top: int = 20, ax: Any = None) -> Any:
+        """Permutation importance of the best model's features on ``df`` (rows with the target)."""
+        from automl.plots import plot_importance
+
+        return plot_importance(self, df, n_repeats=n_repeats, top=top, ax=ax)
+
+    def permutation_importance(self, df: pd.DataFrame, *, n_repeats: int = 5, seed: int = 0) -> pd.DataFrame:
+        """Drop in the validation metric when each feature is shuffled (scikit-learn's implementation)."""
+        from automl.plots import permutation_importance_frame
+
+        return permutation_importance_frame(self, df, n_repeats=n_repeats, seed=seed)
 
     @property
     def best_metric_value(self) -> float:

@@ -59,6 +59,14 @@ class HardwareProfile:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HardwareProfile:
+        """Inverse of :meth:`to_dict` (used when a saved run is loaded)."""
+        fields = dict(d)
+        fields["gpus"] = tuple(GPUInfo(**g) for g in d.get("gpus", ()))
+        fields["frameworks"] = {k: FrameworkStatus(**v) for k, v in d.get("frameworks", {}).items()}
+        return cls(**fields)
+
     def summary(self) -> str:
         gpus = ", ".join(f"{g.name} ({g.memory_mb / 1024:.0f} GB)" for g in self.gpus) or "none"
         lines = [

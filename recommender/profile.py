@@ -92,6 +92,13 @@ class DatasetProfile:
         d["columns"] = [asdict(c) for c in self.columns]
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DatasetProfile:
+        """Inverse of :meth:`to_dict` (used when a saved run is loaded)."""
+        fields = dict(d)
+        fields["columns"] = tuple(ColumnProfile(**c) for c in d["columns"])
+        return cls(**fields)
+
     def columns_frame(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(c) for c in self.columns])
 

@@ -87,6 +87,17 @@ class Recommendation:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Recommendation:
+        """Inverse of :meth:`to_dict` (used when a saved run is loaded)."""
+        return cls(
+            candidates=tuple(Candidate(**{**c, "reasons": tuple(c["reasons"])}) for c in d["candidates"]),
+            excluded=tuple(Exclusion(**e) for e in d["excluded"]),
+            time_budget=d.get("time_budget"),
+            ranker=d["ranker"],
+            notes=tuple(d.get("notes", ())),
+        )
+
     def summary(self) -> str:
         lines = [f"Recommendation ({self.ranker} ranker):"]
         for i, c in enumerate(self.candidates, 1):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -168,6 +170,42 @@ class _XGBoostModel(BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
         return self.model_.predict_proba(X)
+
+    # -- native persistence -------------------------------------------------------------------
+    def save_native(self, directory: str | Path) -> None:
+        """Write ``model.ubj`` (XGBoost's own binary JSON) and ``model.json`` (labels, arguments)."""
+        check_is_fitted(self, "model_")
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.model_.save_model(d / "model.ubj")
+        meta = {
+            "class": type(self).__name__,
+            "params": self.get_params(),
+            "n_features_in": self.n_features_in_,
+            "best_iteration": self.best_iteration_,
+            "classes": self._encoder.classes_.tolist() if self._classifier else None,
+        }
+        (d / "model.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def load_native(cls, directory: str | Path) -> _XGBoostModel:
+        """Rebuild from :meth:`save_native` output (XGBoost's loader reads data, not code)."""
+        from sklearn.preprocessing import LabelEncoder
+
+        xgb = _import_xgboost()
+        d = Path(directory)
+        meta = json.loads((d / "model.json").read_text())
+        target = {c.__name__: c for c in (XGBoostClassifierModel, XGBoostRegressorModel)}[meta["class"]]
+        est = target(**meta["params"])
+        est.model_ = (xgb.XGBClassifier if est._classifier else xgb.XGBRegressor)()
+        est.model_.load_model(d / "model.ubj")
+        if est._classifier:
+            est._encoder = LabelEncoder()
+            est._encoder.classes_ = np.asarray(meta["classes"])
+        est.n_features_in_ = meta["n_features_in"]
+        est.best_iteration_ = meta["best_iteration"]
+        est.truncated_ = False
+        return est
 
 
 class XGBoostClassifierModel(ClassifierMixin, _XGBoostModel):
