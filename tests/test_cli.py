@@ -13,6 +13,11 @@ from automl.cli import main
 from tests.conftest import make_frame
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # `run` writes its run directory under the working directory
+
+
 @pytest.fixture
 def csv(tmp_path: Path) -> Path:
     path = tmp_path / "data.csv"
@@ -74,7 +79,7 @@ def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "error" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["run", "quick-run", "recommend", "profile", "doctor"])
+@pytest.mark.parametrize("command", ["run", "quick-run", "recommend", "profile", "predict", "doctor"])
 def test_help_shows_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -89,3 +94,59 @@ def test_quick_run_without_arguments_uses_bundled_data() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "breast-cancer" in proc.stdout and "== Best model ==" in proc.stdout
+
+
+def test_run_writes_a_run_directory_and_predict_reads_it(
+    tmp_path: Path, csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run1"
+    argv = ["run", str(csv), "--target", "y", "--time-budget", "20", "--n-trials", "4", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert f"Saved: {out}" in printed and "automl predict" in printed
+    assert (out / "manifest.json").is_file() and (out / "study.db").is_file()
+    assert {p.name for p in (out / "plots").glob("*.png")} == {"history.png", "fit_time.png", "importance.png"}
+    new = make_frame("binary", n=40, seed=3).drop(columns="y")
+    for suffix in (".csv", ".parquet", ".feather"):
+        data, pred = tmp_path / f"new{suffix}", tmp_path / f"pred{suffix}"
+        getattr(new, {".csv": "to_csv", ".parquet": "to_parquet", ".feather": "to_feather"}[suffix])(data)
+        assert main(["predict", str(out), str(data), "--out", str(pred), "--proba"]) == 0
+        from automl.cli import read_table
+
+        got = read_table(str(pred))
+        assert len(got) == 40 and list(got.columns) == ["prediction", "proba_no", "proba_yes"]
+        assert set(got["prediction"]) <= {"yes", "no"}
+    assert "Wrote 40 predictions" in capsys.readouterr().out
+    # the run directory is not overwritten
+    assert main(argv) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_run_without_out_saves_under_automl_runs(tmp_path: Path, csv: Path) -> None:
+    assert main(["run", str(csv), "--target", "y", "--time-budget", "20", "--n-trials", "2", "--json"]) == 0
+    runs = list((tmp_path / "automl-runs").iterdir())
+    assert len(runs) == 1 and runs[0].name.startswith("data-") and (runs[0] / "manifest.json").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["predict", "nowhere", "{csv}", "--out", "p.csv"], "does not exist"),
+        (["predict", "{tmp}", "{csv}", "--out", "p.csv"], "has no manifest.json"),
+    ],
+)
+def test_predict_errors(tmp_path: Path, csv: Path, argv: list[str], message: str) -> None:
+    argv = [a.replace("{csv}", str(csv)).replace("{tmp}", str(tmp_path)) for a in argv]
+    proc = subprocess.run([sys.executable, "-m", "automl", *argv], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_parquet_and_feather_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    frame = make_frame("regression", n=80)
+    frame.to_parquet(tmp_path / "d.parquet")
+    frame.to_feather(tmp_path / "d.feather")
+    for name in ("d.parquet", "d.feather"):
+        assert main(["profile", str(tmp_path / name), "--target", "y", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["task"] == "regression"
