@@ -116,7 +116,13 @@ class WeightedEnsemble(BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "fitted_")
-        return sum(w * m.predict_proba(X) for m, w in zip(self.members, self.weights, strict=True))  # type: ignore[arg-type,return-value]
+        parts = [
+            w * np.asarray(m.predict_proba(X), dtype=np.float64)
+            for m, w in zip(self.members, self.weights, strict=True)  # type: ignore[arg-type]
+        ]
+        proba = np.sum(parts, axis=0)
+        # Rows sum to 1 in float64, whatever the members' precision (XGBoost and networks: float32).
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "fitted_")

@@ -73,18 +73,23 @@ class Progress:
 
     def _make_bar(self) -> Any:
         try:
-            if _in_notebook():
-                try:
-                    from tqdm.notebook import tqdm
-                except ImportError:  # no ipywidgets: the text bar renders in notebooks too
-                    from tqdm.std import tqdm
-            else:
-                from tqdm.std import tqdm
+            from tqdm.std import tqdm
         except ImportError:
             return None
+        if _in_notebook():
+            try:
+                from tqdm.notebook import IProgress
+                from tqdm.notebook import tqdm as notebook_tqdm
+            except ImportError:
+                pass
+            else:
+                # Without ipywidgets tqdm.notebook imports, but creating its bar raises ImportError;
+                # the text bar renders in notebooks too.
+                if IProgress is not None:
+                    tqdm = notebook_tqdm
         return tqdm(
             total=round(self.time_budget), unit="s", desc="automl", leave=True, file=sys.stderr,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f}s {postfix}",
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f}s{postfix}",
         )
 
     def _left(self) -> float:

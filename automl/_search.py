@@ -149,6 +149,12 @@ class Search:
     def _trial_deadline(self) -> float:
         return self.settings.deadline - FINISH_SECONDS - self._refit_reserve()
 
+    def _too_late_to_load(self, framework: str) -> bool:
+        """Whether loading the framework (not imported yet) would eat the time left for trials."""
+        adapter = self.adapters[framework]
+        left = self._trial_deadline() - time.monotonic()
+        return adapter.import_name not in sys.modules and left < 2 * adapter.import_seconds
+
     # -- study --------------------------------------------------------------------------------
     def _make_study(self) -> optuna.Study:
         with warnings.catch_warnings():
@@ -188,7 +194,7 @@ class Search:
         adapter = self.adapters[framework]
         self.progress.trial_started(framework)
         left = self._trial_deadline() - time.monotonic()
-        if adapter.import_name not in sys.modules and left < 2 * adapter.import_seconds:
+        if self._too_late_to_load(framework):
             # Loading the framework alone would eat the time left; try another framework.
             raise optuna.TrialPruned(
                 f"{left:.1f}s left: not enough to load {adapter.display_name} (~{adapter.import_seconds:g}s)"
@@ -252,7 +258,10 @@ class Search:
             return np.asarray(model.predict(X), dtype=np.float64)
         if list(model.classes_) != list(self._classes):
             return None  # a fold missed a class: its probabilities do not line up
-        return np.asarray(model.predict_proba(X), dtype=np.float64)
+        proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+        # float32 probabilities (XGBoost, the networks) sum to 1 only to float32 precision; as
+        # float64 they trip scikit-learn's "y_prob values do not sum to one" check in log loss.
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def _remember_oof(self, number: int, value: float, pred: np.ndarray, fold_seconds: float) -> None:
         self._oof[number] = (value, pred, fold_seconds)
@@ -276,6 +285,10 @@ class Search:
         n_done = 0
         while self.settings.n_trials is None or n_done < self.settings.n_trials:
             if self._trial_deadline() - time.monotonic() < MIN_TRIAL_SECONDS:
+                break
+            if all(self._too_late_to_load(f) for f in self.frameworks):
+                # Otherwise every trial is pruned at once, in a tight loop, until the deadline.
+                logger.info("too little time left to load %s: stopping the search", " or ".join(self.frameworks))
                 break
             trial = study.ask()
             try:

@@ -199,7 +199,12 @@ def _save_study(study: Any, path: Path) -> str:
     import optuna
 
     url = f"sqlite:///{path}"
-    copy = optuna.create_study(storage=url, study_name=study.study_name, directions=study.directions)
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not "A new study created in RDB ..." on every save
+    try:
+        copy = optuna.create_study(storage=url, study_name=study.study_name, directions=study.directions)
+    finally:
+        optuna.logging.set_verbosity(previous)
     for key, value in study.user_attrs.items():
         copy.set_user_attr(key, value)
     finished = [t for t in study.trials if t.state.is_finished()]

@@ -36,8 +36,32 @@ def _axes(ax: Any) -> tuple[Any, Any]:
         return ax.figure, ax
     from matplotlib.figure import Figure
 
+    _notebook_display(Figure)
     fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
     return fig, fig.add_subplot()
+
+
+def _notebook_display(figure_type: type) -> None:
+    """In IPython, show a returned Figure as PNG unless a format is set up for figures already.
+
+    A Figure made without pyplot has no display format of its own until ``%matplotlib inline``
+    runs; without it, a cell ending in ``result.plot_history()`` would only show its repr.
+    """
+    import sys
+
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    formatters = getattr(getattr(shell, "display_formatter", None), "formatters", None)
+    if not formatters:
+        return
+    for mime in ("image/png", "image/svg+xml", "image/jpeg", "application/pdf"):
+        try:
+            formatters[mime].lookup_by_type(figure_type)
+            return  # the user's (or the inline backend's) choice stands
+        except (KeyError, TypeError):
+            continue
+    from IPython.core.pylabtools import select_figure_formats
+
+    select_figure_formats(shell, {"png"})
 
 
 def _colour(framework: str) -> str:

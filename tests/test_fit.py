@@ -135,7 +135,7 @@ def test_optuna_storage_is_used(tmp_path) -> None:
 
 def test_fit_logs_progress(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level("INFO", logger="automl"):
-        automl.fit(make_frame("binary"), "y", time_budget=30, n_trials=2)
+        automl.fit(make_frame("binary"), "y", time_budget=30, n_trials=2, verbosity=2)
     assert any("trial 0 sklearn/hgb" in m for m in caplog.messages)
 
 
