@@ -132,3 +132,31 @@ class FrameworkAdapter(ABC):
             "iterative": self.iterative,
             "network": self.network,
         }
+
+
+def save_native_dir(estimator: Any, directory: Any, fitted: str, write: Any, meta: Any) -> None:
+    """Shared body of the models' ``save_native``: ``write(dir)`` saves the framework's own file,
+    and ``model.json`` records the class name with ``meta()`` (everything needed to rebuild it)."""
+    import json
+    from pathlib import Path
+
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator, fitted)
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    write(d)
+    (d / "model.json").write_text(json.dumps({"class": type(estimator).__name__, **meta()}))
+
+
+def read_native_meta(directory: Any, classes: Any) -> tuple[Any, dict[str, Any], type]:
+    """``(dir, model.json contents, class)`` for ``load_native``; the class must be one of ``classes``."""
+    import json
+    from pathlib import Path
+
+    d = Path(directory)
+    meta = json.loads((d / "model.json").read_text())
+    by_name = {c.__name__: c for c in classes}
+    if meta.get("class") not in by_name:
+        raise ValueError(f"{d} holds a {meta.get('class')!r}, expected one of {sorted(by_name)}")
+    return d, meta, by_name[meta["class"]]

@@ -5,7 +5,6 @@ Imported only when a Keras trial runs (TensorFlow costs seconds and hundreds of 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from search_spaces._base import read_native_meta, save_native_dir
 from search_spaces._budget import current_budget
 from search_spaces._nn_common import (
     ProbabilityOutputs,
@@ -156,30 +156,24 @@ class KerasNative(ProbabilityOutputs, BaseEstimator):
 
     def save_native(self, directory: str | Path) -> None:
         """Write ``model.keras`` (Keras' own format) and ``model.json`` (labels, scaling, arguments)."""
-        check_is_fitted(self, "model_")
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        self.model_.save(d / "model.keras")
-        meta = {
-            "class": type(self).__name__,
-            "init": self._init_args(),
-            "fitted": self._fitted_state(),
-            "n_features_in": self.n_features_in_,
-            **target_meta(self, bool(getattr(self, "_classifier", False))),
-        }
-        (d / "model.json").write_text(json.dumps(meta))
+
+        def meta() -> dict[str, Any]:
+            return {
+                "init": self._init_args(),
+                "fitted": self._fitted_state(),
+                "n_features_in": self.n_features_in_,
+                **target_meta(self, bool(getattr(self, "_classifier", False))),
+            }
+
+        save_native_dir(self, directory, "model_", lambda d: self.model_.save(d / "model.keras"), meta)
 
     @classmethod
     def load_native(cls, directory: str | Path) -> KerasNative:
         """Rebuild from :meth:`save_native` output with Keras' safe mode (no arbitrary code)."""
         keras = import_keras()
         cls._before_load()
-        d = Path(directory)
-        meta = json.loads((d / "model.json").read_text())
-        variants = {c.__name__: c for c in _subclasses(cls)}
-        if meta["class"] not in variants:
-            raise ValueError(f"{d} holds a {meta['class']}, not a {cls.__name__}")
-        est = variants[meta["class"]](**meta["init"])
+        d, meta, variant = read_native_meta(directory, _subclasses(cls))
+        est = variant(**meta["init"])
         est.model_ = keras.models.load_model(d / "model.keras", safe_mode=True)
         for name, value in meta["fitted"].items():
             setattr(est, name, value)

@@ -9,7 +9,6 @@ the target's units), the deadline checked between batches, bf16 autocast on CUDA
 from __future__ import annotations
 
 import copy
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from search_spaces._base import read_native_meta, save_native_dir
 from search_spaces._budget import current_budget
 from search_spaces._nn_common import (
     balanced_weights,
@@ -225,27 +225,26 @@ class _TorchMLP(BaseEstimator):
     # -- native persistence -------------------------------------------------------------------
     def save_native(self, directory: str | Path) -> None:
         """Write ``model.pt`` (the state dict) and ``model.json`` (architecture and fitted facts)."""
-        check_is_fitted(self, "network_")
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        torch.save(self.network_.state_dict(), d / "model.pt")
-        meta = {
-            "class": type(self).__name__,
-            "params": self.get_params(),
-            "n_features_in": self.n_features_in_,
-            "n_numeric": self.n_numeric_,
-            "cardinalities": self.cardinalities_,
-            "n_out": self.n_out_,
-            **target_meta(self, self._classifier),
-        }
-        (d / "model.json").write_text(json.dumps(meta))
+
+        def meta() -> dict[str, Any]:
+            return {
+                "params": self.get_params(),
+                "n_features_in": self.n_features_in_,
+                "n_numeric": self.n_numeric_,
+                "cardinalities": self.cardinalities_,
+                "n_out": self.n_out_,
+                **target_meta(self, self._classifier),
+            }
+
+        def write(d: Path) -> None:
+            torch.save(self.network_.state_dict(), d / "model.pt")
+
+        save_native_dir(self, directory, "network_", write, meta)
 
     @classmethod
     def load_native(cls, directory: str | Path) -> _TorchMLP:
         """Rebuild from :meth:`save_native` output; loads tensors only (``weights_only=True``)."""
-        d = Path(directory)
-        meta = json.loads((d / "model.json").read_text())
-        target = {c.__name__: c for c in (TorchMLPClassifier, TorchMLPRegressor)}[meta["class"]]
+        d, meta, target = read_native_meta(directory, (TorchMLPClassifier, TorchMLPRegressor))
         est = target(**meta["params"])
         est.n_features_in_ = meta["n_features_in"]
         est.n_numeric_ = meta["n_numeric"]

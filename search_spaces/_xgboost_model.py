@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from search_spaces._base import read_native_meta, save_native_dir
 from search_spaces._budget import current_budget
 
 REPORT_EVERY = 10
@@ -174,18 +174,16 @@ class _XGBoostModel(BaseEstimator):
     # -- native persistence -------------------------------------------------------------------
     def save_native(self, directory: str | Path) -> None:
         """Write ``model.ubj`` (XGBoost's own binary JSON) and ``model.json`` (labels, arguments)."""
-        check_is_fitted(self, "model_")
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        self.model_.save_model(d / "model.ubj")
-        meta = {
-            "class": type(self).__name__,
-            "params": self.get_params(),
-            "n_features_in": self.n_features_in_,
-            "best_iteration": self.best_iteration_,
-            "classes": self._encoder.classes_.tolist() if self._classifier else None,
-        }
-        (d / "model.json").write_text(json.dumps(meta))
+
+        def meta() -> dict[str, Any]:
+            return {
+                "params": self.get_params(),
+                "n_features_in": self.n_features_in_,
+                "best_iteration": self.best_iteration_,
+                "classes": self._encoder.classes_.tolist() if self._classifier else None,
+            }
+
+        save_native_dir(self, directory, "model_", lambda d: self.model_.save_model(d / "model.ubj"), meta)
 
     @classmethod
     def load_native(cls, directory: str | Path) -> _XGBoostModel:
@@ -193,9 +191,7 @@ class _XGBoostModel(BaseEstimator):
         from sklearn.preprocessing import LabelEncoder
 
         xgb = _import_xgboost()
-        d = Path(directory)
-        meta = json.loads((d / "model.json").read_text())
-        target = {c.__name__: c for c in (XGBoostClassifierModel, XGBoostRegressorModel)}[meta["class"]]
+        d, meta, target = read_native_meta(directory, (XGBoostClassifierModel, XGBoostRegressorModel))
         est = target(**meta["params"])
         est.model_ = (xgb.XGBClassifier if est._classifier else xgb.XGBRegressor)()
         est.model_.load_model(d / "model.ubj")

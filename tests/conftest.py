@@ -30,8 +30,13 @@ def make_frame(task: str, n: int = 160, seed: int = 0) -> pd.DataFrame:
     df.loc[df.index[::17], "colour"] = None
     df.loc[df.index[::13], "x2"] = np.nan
     signal = 2 * x1 + (cat == "red") - x2
+    return with_target(df, signal, task, rng)
+
+
+def with_target(df: pd.DataFrame, signal: np.ndarray, task: str, rng: np.random.Generator) -> pd.DataFrame:
+    """Add ``y`` made from ``signal``: noisy values, a median split ("yes"/"no") or three bins."""
     if task == "regression":
-        df["y"] = signal + rng.normal(scale=0.3, size=n)
+        df["y"] = signal + rng.normal(scale=0.3, size=len(df))
     elif task == "binary":
         df["y"] = np.where(signal > np.median(signal), "yes", "no")
     else:

@@ -19,7 +19,7 @@ from automl.onnx_export import OnnxExportError, export_onnx, onnx_feed  # noqa: 
 from recommender import profile_dataset  # noqa: E402
 from search_spaces import get_adapter  # noqa: E402
 from search_spaces._base import Config  # noqa: E402
-from tests.conftest import make_frame  # noqa: E402
+from tests.conftest import make_frame, with_target  # noqa: E402
 
 # The native pipelines warn about the unknown categories _novel feeds them, on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Found unknown categories:UserWarning")
@@ -57,13 +57,7 @@ def _frame(task: str, n: int = 240, seed: int = 0) -> pd.DataFrame:
         2 * x1 + (colour == "red") - np.nan_to_num(df["x2"].to_numpy()) + np.isin(shop, ["s0", "s1", "s2"])
         + (df["big"].to_numpy() - 1000.0) / 50.0 + 0.5 * df["flag"].to_numpy()
     )
-    if task == "regression":
-        df["y"] = signal + rng.normal(scale=0.3, size=n)
-    elif task == "binary":
-        df["y"] = np.where(signal > np.median(signal), "yes", "no")
-    else:
-        df["y"] = pd.cut(signal, 3, labels=["low", "mid", "high"]).astype(str)
-    return df
+    return with_target(df, signal, task, rng)
 
 
 def _novel(X: pd.DataFrame) -> pd.DataFrame:
