@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench-dev bench-networks clean
+.PHONY: install demo test lint bench bench-dev bench-networks peers clean
 
 install: $(STAMP)
 
@@ -35,5 +35,27 @@ bench-networks: install
 	$(BIN)/python -m benchmarks.dev_suite --budget 120 --datasets adult california_houses mfeat_factors \
 		--frameworks sklearn xgboost keras torch --out benchmarks/results/networks_120s.jsonl
 
+# Issue 5: the peers (FLAML, AutoGluon) live in virtual environments of their own, never in the
+# product's dependencies. FLAML 2.7 pins xgboost<3, which needs scikit-learn<1.8; AutoGluon takes
+# the CPU build of torch 2.13.0 that pip finds on this machine.
+PEERS := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed-v1
+
+peers: $(PEERS_STAMP)
+
+$(PEERS_STAMP):
+	test -x $(PEERS)/flaml/bin/python || $(PYTHON) -m venv $(PEERS)/flaml
+	$(PEERS)/flaml/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/flaml/bin/python -m pip install --quiet 'flaml[automl]==2.7.0' 'scikit-learn<1.8' psutil
+	test -x $(PEERS)/autogluon/bin/python || $(PYTHON) -m venv $(PEERS)/autogluon
+	$(PEERS)/autogluon/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/autogluon/bin/python -m pip install --quiet torch==2.13.0 \
+		'autogluon.tabular[lightgbm,catboost,xgboost,fastai]==1.6.3' psutil
+	touch $(PEERS_STAMP)
+
+# Issue 5: this project, FLAML and AutoGluon side by side on the dev suite at 60 s (about 50 minutes).
+bench: install peers
+	$(BIN)/python -m benchmarks.compare --budgets 60
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(PEERS) build *.egg-info .pytest_cache
