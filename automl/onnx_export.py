@@ -24,6 +24,8 @@ How each part is converted:
   ``TreeEnsembleRegressor`` written here, because skl2onnx 1.20's converter ignores
   categorical splits (and, with onnx 1.23, fails to build its node at all).
 - XGBoost: onnxmltools (native categorical splits become chains of equality tests).
+- LightGBM: onnxmltools, from the booster trimmed to its best round. CatBoost: its own
+  ``save_model(format="onnx")``, which refuses categorical features: refit with one-hot categories.
 - PyTorch: ``torch.onnx.export``. Keras: ``model.export(format="onnx")``, which runs tf2onnx.
 - the parts are joined with ``onnx.compose``; an ensemble's members share the inputs.
 
@@ -636,6 +638,16 @@ def _converter(est: Any) -> Callable[[Any, int, int | None], Any]:
         )
     if _in_module(est, "search_spaces._xgboost_model"):
         return _xgboost_graph
+    if _in_module(est, "search_spaces._lightgbm_model"):
+        return _lightgbm_graph
+    if _in_module(est, "search_spaces._catboost_model"):
+        if est.n_categorical:
+            raise OnnxExportError(
+                "CatBoost models with native categorical features cannot be exported to ONNX: CatBoost's "
+                "ONNX export does not support categorical features. Refit CatBoost with one-hot categories "
+                "(categorical='onehot'), or export a model of another framework"
+            )
+        return _catboost_graph
     if _in_module(est, "search_spaces._torch_model"):
         return _torch_graph
     if _in_module(est, "search_spaces._keras_model"):
@@ -644,7 +656,7 @@ def _converter(est: Any) -> Callable[[Any, int, int | None], Any]:
         return _skl2onnx_graph
     raise OnnxExportError(
         f"no ONNX converter for {type(est).__module__}.{type(est).__name__}; the export covers the library's "
-        "scikit-learn, XGBoost, PyTorch and Keras models"
+        "scikit-learn, XGBoost, LightGBM, CatBoost, PyTorch and Keras models"
     )
 
 
@@ -799,6 +811,74 @@ def _xgboost_graph(est: Any, n_features: int, width: int | None) -> Any:
     out = "probabilities" if width is not None else "variable"
     if out not in names:
         out = names[-1] if width is not None else names[0]
+    return _as_scores(onx, onx.graph.input[0].name, out, _proba_tail(width), width)
+
+
+def _lightgbm_graph(est: Any, n_features: int, width: int | None) -> Any:
+    """The booster (trimmed to its best round at fit) via onnxmltools' LightGBM converter."""
+    onnxmltools = _require("onnxmltools")
+    from onnxmltools.convert.common.data_types import FloatTensorType
+    from onnxmltools.convert.common.onnx_ex import get_maximum_opset_supported
+
+    opset = min(OPSET, get_maximum_opset_supported())
+    try:
+        onx = onnxmltools.convert_lightgbm(
+            _float32_thresholds(est.booster_), initial_types=[("features", FloatTensorType([None, n_features]))],
+            target_opset=opset, zipmap=False,
+        )
+    except Exception as e:  # onnxmltools raises bare RuntimeError/ValueError/AssertionError on what it lacks
+        reason = "its native categorical splits" if est.n_categorical else "its trees"
+        raise OnnxExportError(
+            f"onnxmltools could not convert the LightGBM model ({reason}): {e}. "
+            "Refit LightGBM with one-hot categories (categorical='onehot') and export again"
+        ) from e
+    names = [o.name for o in onx.graph.output]
+    out = "probabilities" if width is not None else "variable"
+    if out not in names:
+        out = names[-1] if width is not None else names[0]
+    return _as_scores(onx, onx.graph.input[0].name, out, _proba_tail(width), width)
+
+
+def _float32_thresholds(booster: Any) -> Any:
+    """A copy of the booster whose split thresholds are float32 numbers, each rounded down.
+
+    LightGBM compares a feature with a float64 threshold; the ONNX graph compares in float32. The
+    estimator feeds LightGBM float32 features, and for a float32 ``x``, ``x <= t`` exactly when
+    ``x <= t32``, the largest float32 not above ``t``; rounding ``t`` to nearest instead would send
+    a value just above ``t`` the wrong way. Categorical splits store small integers there, unchanged.
+    """
+    import lightgbm
+
+    def round_down(line: str) -> str:
+        values = np.array(line[len("threshold="):].split(), dtype=np.float64)
+        low = values.astype(np.float32)
+        low = np.where(low.astype(np.float64) > values, np.nextafter(low, np.float32(-np.inf)), low)
+        return "threshold=" + " ".join(repr(float(v)) for v in low)
+
+    text = booster.model_to_string()
+    # tree_sizes gives each tree's length in bytes, which the new numbers change; without it,
+    # LightGBM finds the trees by their headers.
+    lines = [round_down(x) if x.startswith("threshold=") else x for x in text.split("\n")
+             if not x.startswith("tree_sizes=")]
+    return lightgbm.Booster(model_str="\n".join(lines))
+
+
+def _catboost_graph(est: Any, n_features: int, width: int | None) -> Any:
+    """CatBoost's own ONNX export (numeric features only); its ZipMap output is cut off."""
+    import onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "catboost.onnx"
+        try:
+            est.model_.save_model(str(target), format="onnx")
+        except Exception as e:  # CatBoostError, not importable without catboost
+            raise OnnxExportError(f"CatBoost could not export the model to ONNX: {e}") from e
+        onx = onnx.load(str(target))
+    if width is None:
+        out = onx.graph.output[0].name
+    else:  # 'probabilities' is a ZipMap (a sequence of maps); take the tensor it is made from
+        zipmap = next((n for n in onx.graph.node if n.op_type == "ZipMap"), None)
+        out = zipmap.input[0] if zipmap is not None else onx.graph.output[-1].name
     return _as_scores(onx, onx.graph.input[0].name, out, _proba_tail(width), width)
 
 

@@ -9,13 +9,15 @@ Layout::
       study.db           the Optuna study (SQLite), for ``optuna.load_study`` and its plots
       model/             the model; ``member_<i>/`` per member when an ensemble won
         preprocess.skops   the fitted column transformer (skops format)
-        estimator/         XGBoost: model.ubj + model.json; PyTorch: model.pt (state dict) + model.json;
+        estimator/         XGBoost: model.ubj + model.json; LightGBM: model.txt + model.json;
+                           CatBoost: model.cbm + model.json; PyTorch: model.pt (state dict) + model.json;
                            Keras/AutoKeras: model.keras + model.json
         estimator.skops    scikit-learn estimators (skops format)
 
 Nothing in a run directory executes code when loaded: skops files load only the types on an
 allow-list (this library's, scikit-learn's, NumPy's and SciPy's), PyTorch weights load with
-``weights_only=True``, Keras models in safe mode, XGBoost from its own JSON/UBJ. Loading checks
+``weights_only=True``, Keras models in safe mode, XGBoost, LightGBM and CatBoost from their own
+model formats. Loading checks
 every file against the manifest's checksums first, so a tampered or truncated directory is refused
 before anything is deserialised.
 """
@@ -51,7 +53,7 @@ MANIFEST = "manifest.json"
 #: Distributions whose versions go into the manifest (those installed).
 VERSIONED = (
     "automl-recommender", "numpy", "pandas", "scikit-learn", "scipy", "optuna", "skops", "xgboost",
-    "torch", "tensorflow", "keras", "keras-tuner", "autokeras",
+    "lightgbm", "catboost", "torch", "tensorflow", "keras", "keras-tuner", "autokeras",
 )
 #: Type and function names a skops file may contain. Everything else is refused on load.
 TRUSTED_PREFIXES = ("search_spaces.", "automl.", "sklearn.", "numpy.", "scipy.sparse.", "builtins.")

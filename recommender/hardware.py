@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import os
+import platform
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -166,6 +167,10 @@ def _gpu_build(framework: str, version: str | None, dists: set[str]) -> tuple[bo
         if "xgboost-cpu" in dists:
             return False, "xgboost-cpu is a CPU-only build"
         return True, "the xgboost wheel is built with CUDA"
+    if framework == "catboost":
+        if platform.system() == "Darwin":
+            return False, "catboost's macOS wheels are CPU-only"
+        return True, "the catboost wheel (Linux, Windows) is built with CUDA"
     return False, "runs on the CPU only"
 
 

@@ -255,7 +255,10 @@ class RuleBasedRanker(Ranker):
     """Hand-written rules from the profiles; each rule that fires becomes a reason."""
 
     name = "rule-based"
-    PRIORS = {"xgboost": 0.62, "sklearn": 0.60, "torch": 0.47, "keras": 0.46, "autokeras": 0.42}
+    PRIORS = {
+        "xgboost": 0.62, "lightgbm": 0.61, "catboost": 0.60, "sklearn": 0.60, "torch": 0.47, "keras": 0.46,
+        "autokeras": 0.42,
+    }
 
     def score(
         self, adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile
@@ -282,6 +285,39 @@ class RuleBasedRanker(Ranker):
             if n < 1_000:
                 s -= 0.05
                 reasons.append(f"only {n:,} rows: boosted trees overfit easily; simpler models often match them")
+            if hardware.can_use_gpu(name) and gpu_pays(profile):
+                s += 0.05
+                reasons.append("a usable GPU makes each trial several times faster")
+        elif name == "lightgbm":
+            reasons.append("leaf-wise gradient-boosted trees: usually the fastest booster per trial on CPU")
+            if n >= 100_000:
+                s += 0.06
+                reasons.append(f"{n:,} rows: histogram, leaf-wise boosting is fast at this size")
+            if p >= 100:
+                s += 0.03
+                reasons.append(f"{p} features: feature bundling and column sampling keep wide data fast")
+            if n_cat and n_cat / p >= 0.3:
+                s += 0.03
+                reasons.append(f"{n_cat} of {p} columns are categorical: native categorical splits")
+            if n < 1_000:
+                s -= 0.06
+                reasons.append(f"only {n:,} rows: leaf-wise trees overfit small data easily")
+        elif name == "catboost":
+            reasons.append("ordered boosting on oblivious trees: robust defaults, slower per trial than the others")
+            high_card = [c.name for c in profile.columns if c.kind == "categorical" and c.n_unique > 10]
+            if n_cat and n_cat / p >= 0.3:
+                s += 0.07
+                reasons.append(f"{n_cat} of {p} columns are categorical: ordered target statistics handle them well")
+            elif high_card:
+                s += 0.04
+                reasons.append(f"{len(high_card)} high-cardinality categorical column(s): target statistics suit them")
+            if n < 1_000:
+                s -= 0.03
+                reasons.append(f"only {n:,} rows: ordered boosting overfits less than other boosters, but simpler "
+                               "models often match it")
+            if n >= 100_000 and not hardware.can_use_gpu(name):
+                s -= 0.04
+                reasons.append(f"{n:,} rows on the CPU: several times slower per trial than LightGBM or XGBoost")
             if hardware.can_use_gpu(name) and gpu_pays(profile):
                 s += 0.05
                 reasons.append("a usable GPU makes each trial several times faster")

@@ -5,7 +5,9 @@ each adapter imports its framework inside ``build``/``fit``.
 """
 
 from search_spaces import autokeras_adapter as _autokeras_adapter  # noqa: F401  (registers)
+from search_spaces import catboost_adapter as _catboost_adapter  # noqa: F401  (registers)
 from search_spaces import keras_adapter as _keras_adapter  # noqa: F401  (registers)
+from search_spaces import lightgbm_adapter as _lightgbm_adapter  # noqa: F401  (registers)
 from search_spaces import sklearn_adapter as _sklearn_adapter  # noqa: F401  (registers)
 from search_spaces import torch_adapter as _torch_adapter  # noqa: F401  (registers)
 from search_spaces import xgboost_adapter as _xgboost_adapter  # noqa: F401  (registers)

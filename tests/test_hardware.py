@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 
@@ -66,6 +67,8 @@ def test_no_gpu_gives_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
         ("keras", "3.12.4", {"nvidia-cudnn-cu12"}, True),
         ("xgboost", "3.2.0", set(), True),
         ("xgboost", "3.2.0", {"xgboost-cpu"}, False),
+        ("catboost", "1.2.10", set(), platform.system() != "Darwin"),
+        ("lightgbm", "4.7.0", set(), False),
     ],
 )
 def test_gpu_build_read_from_metadata(framework, version, dists, expected) -> None:
@@ -75,7 +78,7 @@ def test_gpu_build_read_from_metadata(framework, version, dists, expected) -> No
 def test_hardware_probe_imports_no_framework() -> None:
     code = (
         "import sys; from recommender import detect_hardware; detect_hardware(); "
-        "print(any(m in sys.modules for m in ('torch', 'tensorflow', 'xgboost')))"
+        "print(any(m in sys.modules for m in ('torch', 'tensorflow', 'xgboost', 'lightgbm', 'catboost')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -3,13 +3,13 @@
 import subprocess
 import sys
 
-HEAVY = ("tensorflow", "keras", "torch", "xgboost", "autokeras", "keras_tuner")
+HEAVY = ("tensorflow", "keras", "torch", "xgboost", "autokeras", "keras_tuner", "lightgbm", "catboost")
 
 
 def test_import_automl_loads_no_framework() -> None:
     code = (
         "import sys, automl, recommender, search_spaces\n"
-        "automl.hardware(); search_spaces.get_adapter('xgboost').metadata()\n"
+        "automl.hardware(); [search_spaces.get_adapter(n).metadata() for n in ('xgboost', 'lightgbm', 'catboost')]\n"
         f"print([m for m in {HEAVY!r} if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

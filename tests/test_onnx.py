@@ -181,6 +181,32 @@ def test_xgboost_parity(task: str, categorical: str, tmp_path) -> None:
     _assert_parity(model, X, spec, tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("task", "categorical"),
+    [("binary", "native"), ("multiclass", "native"), ("regression", "native"), ("binary", "onehot")],
+)
+def test_lightgbm_parity(task: str, categorical: str, tmp_path) -> None:
+    pytest.importorskip("lightgbm")
+    pytest.importorskip("onnxmltools")
+    model, X, spec = _fit("lightgbm", "gbdt", task, categorical=categorical)
+    _assert_parity(model, X, spec, tmp_path)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_catboost_parity_with_onehot_categories(task: str, tmp_path) -> None:
+    pytest.importorskip("catboost")
+    model, X, spec = _fit("catboost", "oblivious", task, categorical="onehot")
+    _assert_parity(model, X, spec, tmp_path)
+
+
+def test_catboost_native_categoricals_are_refused(tmp_path) -> None:
+    pytest.importorskip("catboost")
+    model, X, spec = _fit("catboost", "oblivious", "binary", categorical="native")
+    with pytest.raises(OnnxExportError, match=r"CatBoost .*native categorical.*categorical='onehot'"):
+        _export(model, X, spec, tmp_path / "m.onnx")
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_torch_parity(task: str, tmp_path) -> None:
     pytest.importorskip("torch")
@@ -369,7 +395,8 @@ def test_onnx_feed_names_missing_columns(tmp_path) -> None:
 
 
 def test_import_loads_no_framework() -> None:
-    heavy = ["onnx", "onnxruntime", "skl2onnx", "onnxmltools", "torch", "tensorflow", "keras", "xgboost"]
+    heavy = ["onnx", "onnxruntime", "skl2onnx", "onnxmltools", "torch", "tensorflow", "keras", "xgboost", "lightgbm",
+             "catboost"]
     code = f"import sys, automl.onnx_export; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -14,7 +14,7 @@ import automl
 from automl.persistence import RunDirectoryError
 from tests.conftest import make_frame
 
-FRAMEWORK_MODULES = {"torch": "torch", "keras": "tensorflow"}
+FRAMEWORK_MODULES = {"torch": "torch", "keras": "tensorflow", "lightgbm": "lightgbm", "catboost": "catboost"}
 
 
 def _fit(task: str, frameworks: list[str], n_trials: int = 2) -> tuple[automl.AutoMLResult, pd.DataFrame]:
@@ -28,7 +28,7 @@ def _same_predictions(a: automl.AutoMLResult, b: automl.AutoMLResult, df: pd.Dat
         pd.testing.assert_frame_equal(a.predict_proba(df), b.predict_proba(df))
 
 
-@pytest.mark.parametrize("framework", ["sklearn", "xgboost", "torch", "keras"])
+@pytest.mark.parametrize("framework", ["sklearn", "xgboost", "lightgbm", "catboost", "torch", "keras"])
 def test_round_trip_gives_identical_predictions(framework: str, task: str, tmp_path: Path) -> None:
     if framework in FRAMEWORK_MODULES:
         pytest.importorskip(FRAMEWORK_MODULES[framework])
@@ -49,11 +49,15 @@ def test_round_trip_gives_identical_predictions(framework: str, task: str, tmp_p
     assert not list(tmp_path.glob(".run*")), "no temporary directory left behind"
 
 
-def test_native_formats_on_disk(tmp_path: Path) -> None:
-    result, _ = _fit("binary", ["xgboost"], n_trials=1)
+@pytest.mark.parametrize(
+    "framework, native", [("xgboost", "model.ubj"), ("lightgbm", "model.txt"), ("catboost", "model.cbm")]
+)
+def test_native_formats_on_disk(framework: str, native: str, tmp_path: Path) -> None:
+    pytest.importorskip(FRAMEWORK_MODULES.get(framework, framework))
+    result, _ = _fit("binary", [framework], n_trials=1)
     saved = result.save(tmp_path / "run")
     names = {p.name for p in (saved / "model").rglob("*")}
-    assert {"preprocess.skops", "model.ubj", "model.json"} <= names
+    assert {"preprocess.skops", native, "model.json"} <= names
     assert not any(n.endswith((".pkl", ".pickle", ".joblib")) for n in names)
 
 

@@ -38,7 +38,8 @@ def _big_profile(rows: int = 300_000):
 def test_candidates_have_scores_costs_devices_and_reasons() -> None:
     rec = recommend_frameworks(profile_dataset(make_frame("binary"), "y"), detect_hardware(), time_budget=60)
     assert isinstance(rec, Recommendation)
-    assert set(rec.frameworks) == {"sklearn", "xgboost"}
+    boosters = {n for n in ("lightgbm", "catboost") if get_adapter(n).is_installed()}
+    assert set(rec.frameworks) == {"sklearn", "xgboost"} | boosters
     scores = [c.score for c in rec.candidates]
     assert scores == sorted(scores, reverse=True)
     for c in rec.candidates:
@@ -88,9 +89,42 @@ def test_not_installed_is_excluded_with_reason(monkeypatch: pytest.MonkeyPatch) 
     cls = type(get_adapter("xgboost"))
     monkeypatch.setattr(cls, "is_installed", classmethod(lambda c: False))
     rec = recommend_frameworks(profile_dataset(make_frame("binary"), "y"), detect_hardware(), time_budget=60)
-    assert rec.frameworks == ["sklearn"]
+    assert "sklearn" in rec.frameworks and "xgboost" not in rec.frameworks
     reasons = {e.framework: e.reason for e in rec.excluded}
     assert "not installed" in reasons["xgboost"] and "pip install xgboost" in reasons["xgboost"]
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "catboost"])
+def test_optional_boosters_not_installed_say_how_to_install(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == name else real(n, *a))
+    assert not get_adapter(name).is_installed()
+    rec = recommend_frameworks(profile_dataset(make_frame("binary"), "y"), detect_hardware(), time_budget=60)
+    reasons = {e.framework: e.reason for e in rec.excluded}
+    assert name not in rec.frameworks
+    assert "not installed" in reasons[name] and f"automl-recommender[{name}]" in reasons[name]
+
+
+def _categorical_profile(rows: int = 2_000):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({f"c{i}": rng.choice([f"v{j}" for j in range(30)], rows) for i in range(6)})
+    df["x"] = rng.normal(size=rows)
+    df["y"] = rng.integers(0, 2, rows)
+    return profile_dataset(df, "y")
+
+
+def test_booster_rules_fire_with_reasons() -> None:
+    ranker, hw = RuleBasedRanker(), detect_hardware()
+    cat_score, cat_reasons = ranker.score(get_adapter("catboost"), _categorical_profile(), hw)
+    lgb_score, _ = ranker.score(get_adapter("lightgbm"), _categorical_profile(), hw)
+    assert cat_score > lgb_score and any("ordered target statistics" in r for r in cat_reasons)
+    big = _big_profile()
+    lgb_big, lgb_reasons = ranker.score(get_adapter("lightgbm"), big, hw)
+    cat_big, cat_big_reasons = ranker.score(get_adapter("catboost"), big, hw)
+    assert lgb_big > cat_big and any("300,000 rows" in r for r in lgb_reasons)
+    assert any("slower per trial" in r for r in cat_big_reasons)
 
 
 def test_unsupported_task_is_excluded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,89 @@
+"""CatBoost: oblivious gradient-boosted trees with ordered target statistics for categoricals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search_spaces._base import Config, Device, FrameworkAdapter
+from search_spaces._registry import register
+from search_spaces._spec import TASKS, FeatureSpec
+
+
+class CatBoostAdapter(FrameworkAdapter):
+    """Adapter for CatBoost (CPU, or ``task_type="GPU"`` on CUDA); silent and writes no files."""
+
+    name = "catboost"
+    display_name = "CatBoost"
+    distribution = "catboost"
+    import_name = "catboost"
+    tasks = frozenset(TASKS)
+    supports_gpu = True
+    relative_cost = 2.5
+    iterative = True
+    import_seconds = 0.6
+    install_hint = "pip install 'automl-recommender[catboost]'"
+
+    def families(self, spec: FeatureSpec) -> list[str]:
+        return ["oblivious"]
+
+    def suggest(self, trial: Any, spec: FeatureSpec) -> Config:
+        family = self.suggest_family(trial, spec)
+        t = self.scoped(trial, family)
+        p: dict[str, Any] = {
+            "learning_rate": t.suggest_float("learning_rate", 0.01, 0.3, log=True),
+            "depth": t.suggest_int("depth", 3, 10),
+            "l2_leaf_reg": t.suggest_float("l2_leaf_reg", 0.5, 30.0, log=True),
+            "random_strength": t.suggest_float("random_strength", 0.1, 10.0, log=True),
+            "bagging_temperature": t.suggest_float("bagging_temperature", 0.0, 1.0),
+            "colsample_bylevel": t.suggest_float("colsample_bylevel", 0.3, 1.0),
+        }
+        if spec.categorical or spec.boolean:
+            p["categorical"] = t.suggest_categorical("categorical", ["native", "onehot"])
+        if spec.is_classification:
+            p["class_weight"] = t.suggest_categorical("class_weight", ["none", "balanced"])
+        return Config(self.name, family, p)
+
+    def default_configs(self, spec: FeatureSpec) -> list[Config]:
+        # CatBoost's own defaults, which are robust, with a faster learning rate for small budgets.
+        p: dict[str, Any] = {
+            "learning_rate": 0.1, "depth": 6, "l2_leaf_reg": 3.0, "random_strength": 1.0,
+            "bagging_temperature": 1.0, "colsample_bylevel": 1.0,
+        }
+        if spec.categorical or spec.boolean:
+            p["categorical"] = "native"
+        if spec.is_classification:
+            p["class_weight"] = "none"
+        return [Config(self.name, "oblivious", p)]
+
+    def build(
+        self, config: Config, spec: FeatureSpec, *, device: Device = "cpu", seed: int = 0, n_jobs: int = 1
+    ) -> Any:
+        from search_spaces._catboost_model import CatBoostClassifierModel, CatBoostRegressorModel
+        from search_spaces._preprocess import (
+            make_preprocessor,
+            n_categorical_outputs,
+            with_preprocessing,
+        )
+
+        p = dict(config.params)
+        native = p.pop("categorical", "native") == "native"
+        weight = p.pop("class_weight", "none")
+        if native:
+            pre = make_preprocessor(spec, categorical="ordinal", impute=False, text_features=100)
+            n_cat = n_categorical_outputs(spec)
+        else:
+            pre = make_preprocessor(spec, categorical="onehot", impute=False, text_features=100)
+            n_cat = 0
+        cls = CatBoostClassifierModel if spec.is_classification else CatBoostRegressorModel
+        model = cls(
+            class_weight=None if weight == "none" else weight,
+            n_categorical=n_cat,
+            device=device,
+            n_jobs=n_jobs,
+            random_state=seed,
+            **p,
+        )
+        return with_preprocessing(pre, model)
+
+
+register(CatBoostAdapter, aliases=("cb",))
