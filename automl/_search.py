@@ -38,6 +38,11 @@ MIN_TRIAL_SECONDS = 0.5
 #: The refit on all rows is predicted from the best trial's fit time, with this safety factor.
 REFIT_SAFETY = 1.5
 REFIT_FIXED_SECONDS = 0.25
+#: Row subsampling on large data: when fewer than SUBSAMPLE_MIN_TRIALS trials of the leading
+#: candidate fit in the budget on all training rows, trials train on a sample of them (never under
+#: SUBSAMPLE_MIN_ROWS) sized for that many trials; the final model is refitted on all rows.
+SUBSAMPLE_MIN_TRIALS = 40
+SUBSAMPLE_MIN_ROWS = 10_000
 #: Out-of-fold predictions are kept for this many of the best trials, up to this many values each.
 ENSEMBLE_CANDIDATES = 15
 MAX_OOF_VALUES = 5_000_000
@@ -53,6 +58,12 @@ class SearchSettings:
     storage: Any = None
     study_name: str | None = None
     verbosity: int = 1
+    #: Search features (each can be switched off to measure what it brings; see benchmarks/compare.py).
+    ensemble: bool = True  # greedy ensemble selection over the best trials' out-of-fold predictions
+    portfolio: bool = True  # warm-start configurations mined from the PMLB pool, tried first
+    pruner: str = "sha"  # "sha" (successive halving), "median" or "none", per framework
+    allocation: str = "cost"  # "cost" (estimated cost for improvement) or "sampler" (TPE picks)
+    subsample: bool = True  # search on a sample of a large holdout's training rows, refit on all
 
     @property
     def deadline(self) -> float:
@@ -106,8 +117,11 @@ class Search:
         self.recommendation = recommendation
         self.metric = metric
         self.scorer = metric.scorer()
-        self.resampling = resampling
         self.settings = settings
+        self.messages: list[str] = []
+        self.resampling = self._subsample(resampling) if settings.subsample else resampling
+        #: A fit on all rows costs this many times a trial's fit on its training rows.
+        self._refit_factor = len(X) / len(self.resampling.splits[0][0])
         self.frameworks = recommendation.frameworks
         given = adapters or {}
         self.adapters = {f: given.get(f) or get_adapter(f) for f in self.frameworks}
@@ -121,6 +135,41 @@ class Search:
         self._keep_oof = len(self._eval_index) * width <= MAX_OOF_VALUES
         self._oof: dict[int, tuple[float, np.ndarray, float]] = {}
         self.progress = Progress(settings.time_budget, settings.started, settings.verbosity, metric.display_name)
+        self._allocator = self._make_allocator()
+
+    def _make_allocator(self) -> Any:
+        if self.settings.allocation == "sampler" or len(self.frameworks) < 2:
+            return None
+        if self.settings.allocation != "cost":
+            raise ValueError(f"allocation must be 'cost' or 'sampler', got {self.settings.allocation!r}")
+        from automl._allocation import CostAwareAllocator
+
+        predicted = {c.framework: c.seconds_per_trial for c in self.recommendation.candidates}
+        return CostAwareAllocator({f: predicted.get(f, 1.0) for f in self.frameworks}, seed=self.settings.seed)
+
+    def _subsample(self, resampling: Resampling) -> Resampling:
+        """A holdout whose training rows are sampled down when too few trials would fit (see above)."""
+        tr, va = resampling.splits[0]
+        if resampling.kind != "holdout" or not self.recommendation.candidates:
+            return resampling
+        per_trial = self.recommendation.best.seconds_per_trial
+        fit = self.settings.time_budget / max(per_trial, 1e-3)
+        rows = max(SUBSAMPLE_MIN_ROWS, int(len(tr) * fit / SUBSAMPLE_MIN_TRIALS))
+        if fit >= SUBSAMPLE_MIN_TRIALS or rows >= len(tr):
+            return resampling
+        from sklearn.model_selection import train_test_split
+
+        strat = self.y.iloc[tr] if resampling.stratified else None
+        sub, _ = train_test_split(tr, train_size=rows, random_state=self.settings.seed, stratify=strat)
+        msg = (
+            f"trials trained on {rows:,} of {len(tr):,} training rows (~{fit:.0f} trials of "
+            f"{self.recommendation.best.display_name} fit the budget on all of them); the final model uses all rows"
+        )
+        logger.info(msg)
+        self.messages.append(msg)
+        from dataclasses import replace
+
+        return replace(resampling, splits=((np.sort(sub), va),))
 
     def _threads(self) -> Any:
         """Cap BLAS and OpenMP threads at ``n_jobs``: OpenMP learners otherwise take every core."""
@@ -133,12 +182,12 @@ class Search:
         """Predicted seconds to refit the best configuration on all rows (0 before any trial)."""
         if self._best_model is None:
             return 0.0
-        return self._best_fold_seconds / self.resampling.train_fraction
+        return self._best_fold_seconds * self._refit_factor
 
     def _ensemble_estimate(self) -> float:
         """Predicted seconds to refit a likely ensemble: the three best remembered trials."""
         top = sorted(self._oof.values(), key=lambda e: -e[0])[:3]
-        return sum(seconds for _, _, seconds in top) / self.resampling.train_fraction
+        return sum(seconds for _, _, seconds in top) * self._refit_factor
 
     def _refit_reserve(self) -> float:
         """Seconds kept back from the trials for the refit, with a margin for misprediction."""
@@ -162,12 +211,7 @@ class Search:
             sampler = optuna.samplers.TPESampler(
                 seed=self.settings.seed, multivariate=True, group=True, n_startup_trials=8
             )
-        pruner = PerFrameworkPruner(
-            {
-                name: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=a.warmup_steps)
-                for name, a in self.adapters.items()
-            }
-        )
+        pruner = PerFrameworkPruner({name: self._pruner(a) for name, a in self.adapters.items()})
         return optuna.create_study(
             direction="maximize",
             sampler=sampler,
@@ -177,14 +221,34 @@ class Search:
             load_if_exists=self.settings.study_name is not None,
         )
 
+    def _pruner(self, adapter: FrameworkAdapter) -> optuna.pruners.BasePruner:
+        """Optuna's pruner for one framework's trials; steps are its boosting rounds or epochs."""
+        kind = self.settings.pruner
+        if kind == "sha":
+            # Asynchronous successive halving: a trial reaching a rung (warm-up x 3^k steps) goes on
+            # only if it is in the best third of the trials of its framework that reached that rung.
+            return optuna.pruners.SuccessiveHalvingPruner(
+                min_resource=max(adapter.warmup_steps, 1), reduction_factor=3, min_early_stopping_rate=0
+            )
+        if kind == "median":
+            return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=adapter.warmup_steps)
+        if kind == "none":
+            return optuna.pruners.NopPruner()
+        raise ValueError(f"pruner must be 'sha', 'median' or 'none', got {kind!r}")
+
     def _enqueue_defaults(self, study: optuna.Study) -> None:
-        """The fast baseline first, then each candidate's defaults, before the sampler takes over."""
+        """The fast baseline, the warm-start portfolio, then each candidate's defaults; then the sampler."""
         per_framework = [self.adapters[f].default_configs(self.spec) for f in self.frameworks]
         order: list[Config] = []
         for r in range(max(len(c) for c in per_framework)):
             order.extend(c[r] for c in per_framework if r < len(c))
         baseline = next((c for c in order if c.framework == "sklearn" and c.family == "hgb"), order[0])
         order.remove(baseline)
+        if self.settings.portfolio:
+            from search_spaces._portfolio import portfolio_configs
+
+            mined = [c for c in portfolio_configs(self.spec, self.frameworks) if c != baseline]
+            order = mined + [c for c in order if c not in mined]
         queue = [baseline, *order][: self.settings.n_trials]
         for config in queue:
             study.enqueue_trial(config.trial_params(), skip_if_exists=True)
@@ -273,10 +337,19 @@ class Search:
         previous = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own log lines say more
         try:
-            return self._run()
+            outcome = self._run()
+            outcome.messages[:0] = self.messages
+            return outcome
         finally:
             self.progress.close()
             optuna.logging.set_verbosity(previous)
+
+    def _next_framework(self, study: optuna.Study) -> None:
+        """Under cost-aware allocation, fix the next trial's framework (unless one is queued)."""
+        if self._allocator is None or study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
+            return
+        left = self._trial_deadline() - time.monotonic()
+        study.enqueue_trial({"framework": self._allocator.choose(left)})
 
     def _run(self) -> SearchOutcome:
         study = self._make_study()
@@ -290,7 +363,10 @@ class Search:
                 # Otherwise every trial is pruned at once, in a tight loop, until the deadline.
                 logger.info("too little time left to load %s: stopping the search", " or ".join(self.frameworks))
                 break
+            self._next_framework(study)
             trial = study.ask()
+            trial_started = time.monotonic()
+            value = None
             try:
                 value = self._objective(trial)
             except optuna.TrialPruned as e:
@@ -310,6 +386,10 @@ class Search:
             else:
                 study.tell(trial, value)
                 self._log_trial(study, trial.number, value)
+            finally:
+                if self._allocator is not None:
+                    fw = str(trial.params.get("framework", ""))
+                    self._allocator.observe(fw, time.monotonic() - trial_started, value)
             n_done += 1
             best = self._best_trial(study)
             self.progress.trial_finished(
@@ -353,7 +433,7 @@ class Search:
             return SearchOutcome(study, best, model, config, "skipped: interrupted", interrupted)
         if needed > left:  # a refit that still runs out of time falls back to the trial's model
             msg = (
-                f"kept the best trial's model fitted on {self.resampling.train_fraction:.0%} of the rows: "
+                f"kept the best trial's model fitted on {1 / self._refit_factor:.0%} of the rows: "
                 f"a refit on all rows needs ~{needed:.1f}s, {max(left, 0):.1f}s were left"
             )
             logger.info(msg)
@@ -377,7 +457,8 @@ class Search:
             config.framework, config.family, len(self.y), time.monotonic() - started,
         )
         outcome = SearchOutcome(study, best, estimator, config, "refitted on all rows", interrupted)
-        self._try_ensemble(study, outcome)
+        if self.settings.ensemble:
+            self._try_ensemble(study, outcome)
         return outcome
 
     # -- ensemble -----------------------------------------------------------------------------
@@ -395,7 +476,7 @@ class Search:
             logger.info("ensemble selection kept the single best model (ensemble %.5g)", self.metric.display(score))
             return
         trials = {n: study.trials[n] for n in weights}
-        needed = sum(t.user_attrs.get("fold_seconds", 0.0) for t in trials.values()) / self.resampling.train_fraction
+        needed = sum(t.user_attrs.get("fold_seconds", 0.0) for t in trials.values()) * self._refit_factor
         left = self.settings.deadline - FINISH_SECONDS - time.monotonic()
         if needed > left:
             outcome.messages.append(

@@ -162,3 +162,30 @@ def check_task(task: Task, y: pd.Series) -> None:
         raise InputError(
             f"task='regression' needs a numeric target, got dtype {y.dtype}; use a classification task"
         )
+
+
+SEARCH_OPTIONS = {
+    "portfolio": (True, False),
+    "pruner": ("sha", "median", "none"),
+    "allocation": ("cost", "sampler"),
+    "subsample": (True, False),
+}
+
+
+def check_search_options(options: Any, ensemble: Any) -> dict[str, Any]:
+    """``ensemble`` and ``search_options`` as SearchSettings fields, or an InputError naming the key."""
+    if not isinstance(ensemble, bool):
+        raise InputError(f"ensemble must be True or False, got {ensemble!r}")
+    out: dict[str, Any] = {"ensemble": ensemble}
+    if options is None:
+        return out
+    if not isinstance(options, dict):
+        raise InputError(f"search_options must be a dict, got {type(options).__name__}")
+    for key, value in options.items():
+        if key not in SEARCH_OPTIONS:
+            raise InputError(f"search_options: unknown key {key!r}; known keys: {', '.join(SEARCH_OPTIONS)}")
+        allowed = SEARCH_OPTIONS[key]
+        if value not in allowed or (key in ("portfolio", "subsample") and not isinstance(value, bool)):
+            raise InputError(f"search_options[{key!r}] must be one of {list(allowed)}, got {value!r}")
+        out[key] = value
+    return out

@@ -78,6 +78,8 @@ def fit(
     storage: Any = None,
     keras_hypermodel: Any = None,
     verbosity: int = 1,
+    ensemble: bool = True,
+    search_options: dict[str, Any] | None = None,
 ) -> AutoMLResult:
     """Profile, recommend, search one Optuna study across frameworks, and refit the best model.
 
@@ -88,6 +90,11 @@ def fit(
     Keras family ``custom`` (see :mod:`search_spaces.keras_bridge` for what ``build(hp)`` can read).
     ``verbosity``: 0 warnings only; 1 a live progress bar (log lines when output is not a terminal);
     2 also a line per trial. Log lines use the ``automl`` logger; configure ``logging`` to route them.
+    ``ensemble``: replace the best model by a greedy weighted ensemble of the best trials when that
+    validates better. ``search_options`` switches the search's features, mainly to measure them:
+    ``portfolio`` (bool, warm-start configurations first), ``pruner`` ("sha", "median", "none") and
+    ``allocation`` ("cost": the next framework by estimated cost for improvement; "sampler": TPE's)
+    and ``subsample`` (bool: on large data, trials train on a sample of the rows; the refit uses all).
     """
     if verbosity not in (0, 1, 2):
         raise InputError(f"verbosity must be 0, 1 or 2, got {verbosity!r}")
@@ -95,7 +102,8 @@ def fit(
         return _fit(
             df, target, time_budget=time_budget, n_trials=n_trials, metric=metric, frameworks=frameworks,
             task=task, device=device, seed=seed, n_jobs=n_jobs, storage=storage,
-            keras_hypermodel=keras_hypermodel, verbosity=verbosity,
+            keras_hypermodel=keras_hypermodel, verbosity=verbosity, ensemble=ensemble,
+            search_options=search_options,
         )
 
 
@@ -114,8 +122,11 @@ def _fit(
     storage: Any,
     keras_hypermodel: Any,
     verbosity: int,
+    ensemble: bool,
+    search_options: dict[str, Any] | None,
 ) -> AutoMLResult:
     started = time.monotonic()
+    options = v.check_search_options(search_options, ensemble)
     v.check_frame(df, target)
     df, target = v.string_columns(df, target)
     v.check_arguments(time_budget=time_budget, n_trials=n_trials, task=task, device=device, n_jobs=n_jobs, seed=seed)
@@ -160,7 +171,7 @@ def _fit(
     )
     settings = SearchSettings(
         time_budget=float(time_budget), n_trials=n_trials, seed=seed, n_jobs=n_jobs,
-        started=started, storage=storage, verbosity=verbosity,
+        started=started, storage=storage, verbosity=verbosity, **options,
     )
     outcome = Search(X, y, spec, rec, chosen_metric, resampling, settings, adapters).run()
     messages = list(outcome.messages)

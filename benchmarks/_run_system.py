@@ -23,10 +23,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _suite import load_split, read_manifest, score  # noqa: E402
 
 
-def run_automl(train: Any, test: Any, target: str, task: str, budget: float, seed: int) -> dict[str, Any]:
+def run_automl(
+    train: Any, test: Any, target: str, task: str, budget: float, seed: int, options: dict[str, Any]
+) -> dict[str, Any]:
     import automl
 
-    result = automl.fit(train, target, task=task, time_budget=budget, seed=seed, n_jobs=-1, verbosity=0)
+    ensemble = options.pop("ensemble", True)
+    frameworks = options.pop("frameworks", None)
+    result = automl.fit(
+        train, target, task=task, time_budget=budget, seed=seed, n_jobs=-1, verbosity=0, ensemble=ensemble,
+        frameworks=frameworks, search_options=options or None,
+    )
     features = test.drop(columns=[target])
     out: dict[str, Any] = {"best": result.best_framework, "best_model": result.best_model_family}
     if result.ensemble:
@@ -40,7 +47,9 @@ def run_automl(train: Any, test: Any, target: str, task: str, budget: float, see
     return out
 
 
-def run_flaml(train: Any, test: Any, target: str, task: str, budget: float, seed: int) -> dict[str, Any]:
+def run_flaml(
+    train: Any, test: Any, target: str, task: str, budget: float, seed: int, options: dict[str, Any]
+) -> dict[str, Any]:
     from flaml import AutoML
 
     automl = AutoML()
@@ -56,7 +65,9 @@ def run_flaml(train: Any, test: Any, target: str, task: str, budget: float, seed
     return out
 
 
-def run_autogluon(train: Any, test: Any, target: str, task: str, budget: float, seed: int) -> dict[str, Any]:
+def run_autogluon(
+    train: Any, test: Any, target: str, task: str, budget: float, seed: int, options: dict[str, Any]
+) -> dict[str, Any]:
     from autogluon.tabular import TabularPredictor
 
     with tempfile.TemporaryDirectory() as path:
@@ -82,6 +93,7 @@ def main() -> int:
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--budget", type=float, required=True)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--options", default="{}", help="JSON keyword arguments for this project's fit (ablations)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     entry = next(e for e in read_manifest(args.suite) if e["name"] == args.dataset)
@@ -89,7 +101,7 @@ def main() -> int:
     target, task = entry["target"], entry["task"]
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     started = time.monotonic()
-    out = SYSTEMS[args.system](train, test, target, task, args.budget, args.seed)
+    out = SYSTEMS[args.system](train, test, target, task, args.budget, args.seed, json.loads(args.options))
     wall = time.monotonic() - started
     metrics = score(task, test[target], out.pop("pred", None), out.pop("proba", None), out.pop("classes", None))
     record = {"fit_predict_s": round(wall, 2), "rows_train": len(train), **metrics, **out}

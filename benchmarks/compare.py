@@ -4,6 +4,9 @@
     python -m benchmarks.compare --budgets 60          # what `make bench` runs (about 50 minutes)
     python -m benchmarks.compare --budgets 30 --datasets iris diabetes --systems automl flaml
     python -m benchmarks.compare --report benchmarks/results/compare_60s.jsonl   # re-render only
+    # ablation: this project without one search feature, under its own label
+    python -m benchmarks.compare --budgets 30 --systems automl --label no-ensemble \
+        --automl-options '{"ensemble": false}' --out benchmarks/results/ablation_30s.jsonl
 
 Every system runs in a fresh process of its own interpreter (this project's ``.venv``, the peers'
 ``.venv-peers/<name>``), one after another on the same machine, on the split convention of
@@ -64,7 +67,7 @@ def _tree_rss(proc: Any) -> int:
     return total
 
 
-def run_one(system: str, suite: Path, dataset: str, budget: float, seed: int) -> dict[str, Any]:
+def run_one(system: str, suite: Path, dataset: str, budget: float, seed: int, options: str = "{}") -> dict[str, Any]:
     """Run one system in its own process; the record it printed plus wall time and peak memory."""
     import psutil
 
@@ -72,7 +75,7 @@ def run_one(system: str, suite: Path, dataset: str, budget: float, seed: int) ->
     if not python.exists():
         return {"error": f"{python} missing: run `make peers` first"}
     cmd = [str(python), str(RUNNER), "--system", system, "--suite", str(suite), "--dataset", dataset,
-           "--budget", str(budget), "--seed", str(seed)]
+           "--budget", str(budget), "--seed", str(seed), "--options", options]
     started = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ps = psutil.Process(proc.pid)
@@ -126,8 +129,8 @@ def load_rows(path: Path) -> pd.DataFrame:
     if not rows:
         raise SystemExit(f"{path} holds no runs")
     df = pd.DataFrame(rows)
-    latest = df["invocation"].iloc[-1]
-    return df[df["invocation"] == latest].reset_index(drop=True)
+    # The newest run of each system (label), dataset and budget: a file can gather ablations run apart.
+    return df.drop_duplicates(["system", "dataset", "budget"], keep="last").reset_index(drop=True)
 
 
 def summarise(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -157,7 +160,8 @@ def summarise(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
                     d = wide[a] - wide[b]
                     pairs.append({"budget": budget, "system": a, "versus": b, "wins": int((d > TIE).sum()),
                                   "ties": int((d.abs() <= TIE).sum()), "losses": int((d < -TIE).sum())})
-    return df, summary, pd.DataFrame(pairs)
+    columns = ["budget", "system", "versus", "wins", "ties", "losses"]
+    return df, summary, pd.DataFrame(pairs, columns=columns)
 
 
 def render(path: Path) -> str:
@@ -165,7 +169,8 @@ def render(path: Path) -> str:
     df, summary, pairs = summarise(load_rows(path))
     lines = [f"# {path.stem}: {', '.join(sorted(df.system.unique()))}", ""]
     meta = df.iloc[0]
-    lines.append(f"Invocation {meta['invocation']} on {meta.get('machine', '?')}; versions {meta.get('versions', {})}.")
+    runs = ", ".join(sorted(df["invocation"].unique()))
+    lines.append(f"Invocation(s) {runs} on {meta.get('machine', '?')}; versions {meta.get('versions', {})}.")
     lines.append("Normalised score: (s - s_constant) / (s_best - s_constant), s_best the best system in this run.")
     lines.append("")
     for budget, g in df.groupby("budget"):
@@ -197,7 +202,8 @@ def render(path: Path) -> str:
                          f"{int(r.promise_kept)}/{int(r.datasets)} | {r.max_wall_s:.1f} | {r.max_peak_mb:.0f} |")
         lines.append("")
         p = pairs[pairs.budget == budget]
-        lines += ["| system | versus | wins | ties | losses |", "|---|---|---|---|---|"]
+        if len(p):
+            lines += ["| system | versus | wins | ties | losses |", "|---|---|---|---|---|"]
         for _, r in p.iterrows():
             lines.append(f"| {r.system} | {r.versus} | {r.wins} | {r.ties} | {r.losses} |")
         if "automl" in wide.columns and wide.shape[1] > 1:
@@ -253,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, help="JSON-lines file (default benchmarks/results/compare_<budgets>s.jsonl)")
     ap.add_argument("--report", type=Path, help="only re-render the report of an existing JSON-lines file")
+    ap.add_argument("--automl-options", default="{}", help="JSON: fit's ensemble and search_options (ablations)")
+    ap.add_argument("--label", help="name this project's runs (default 'automl'), e.g. for an ablation")
     args = ap.parse_args(argv)
     if args.report:
         print(render(args.report))
@@ -276,15 +284,18 @@ def main(argv: list[str] | None = None) -> int:
             constant = constant_scores(entry["task"], train, test, entry["target"])
             for system in args.systems:
                 done += 1
-                record = run_one(system, args.suite, entry["name"], budget, args.seed)
-                row = {"invocation": invocation, "machine": machine, "versions": env, "system": system,
+                options = args.automl_options if system == "automl" else "{}"
+                record = run_one(system, args.suite, entry["name"], budget, args.seed, options)
+                name = (args.label or system) if system == "automl" else system
+                row = {"invocation": invocation, "machine": machine, "versions": env, "system": name,
+                       "options": json.loads(options),
                        "dataset": entry["name"], "task": entry["task"], "budget": budget, "constant": constant,
                        **record}
                 row.setdefault("fit_predict_s", record.get("process_s", math.nan))
                 with out.open("a") as fh:
                     fh.write(json.dumps(row, default=str) + "\n")
                 metric = MAIN_METRIC[entry["task"]]
-                print(f"[{done}/{total}] {budget:g}s {entry['name']:<20} {system:<10} {metric}="
+                print(f"[{done}/{total}] {budget:g}s {entry['name']:<20} {name:<10} {metric}="
                       f"{row.get(metric, float('nan')):.5g} wall={row['fit_predict_s']:.1f}s "
                       f"peak={row['peak_mb']}MB best={row.get('best')} {row.get('error', '')[:120]}", flush=True)
     print()

@@ -118,7 +118,7 @@ def test_pruned_trials_are_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
         def prune(self, study, trial) -> bool:
             return True
 
-    monkeypatch.setattr(_search.optuna.pruners, "MedianPruner", lambda **kw: PruneAll())
+    monkeypatch.setattr(_search.optuna.pruners, "SuccessiveHalvingPruner", lambda **kw: PruneAll())
     df = make_frame("binary", n=400)
     r = automl.fit(df, "y", time_budget=10, n_trials=3, frameworks=["xgboost"])
     assert (r.leaderboard.state == "PRUNED").all()

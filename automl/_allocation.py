@@ -1,0 +1,91 @@
+"""Cost-aware choice of the next trial's framework.
+
+The study's sampler would spread trials over frameworks by score alone, so a framework whose trial
+costs 20 s takes as many turns as one that costs 0.2 s, and eats a small budget. This allocator
+follows FLAML's *estimated cost for improvement* (ECI; Wang et al., "FLAML: a fast and lightweight
+AutoML library", MLSys 2021): for each framework, the seconds it is expected to need before its next
+improvement, and, for one behind the leader, before it catches up at its recent rate of progress.
+The next framework is drawn with probability proportional to ``1 / ECI``; before a framework has a
+result its ECI is its predicted seconds per trial (the recommender's cost model, then the median of
+its own trials), so cheap frameworks are tried first and slow ones only when time allows.
+Frameworks whose typical trial would not finish in the time left are not drawn (when none would,
+the cheapest is: the trial's own deadline then truncates it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: A framework is drawn only when its typical trial fits this many times into the time left.
+FIT_FACTOR = 1.0
+#: Floor on any ECI, so that one lucky framework cannot take every turn.
+MIN_ECI_SECONDS = 0.05
+
+
+@dataclass
+class _Arm:
+    predicted: float  # seconds per trial from the cost model, until trials say otherwise
+    spent: float = 0.0
+    trials: int = 0
+    seconds: list[float] = field(default_factory=list)
+    best: float = -math.inf
+    prev_best: float = -math.inf
+    spent_at_best: float = 0.0
+    spent_at_prev_best: float = 0.0
+
+    @property
+    def cost(self) -> float:
+        """Typical seconds per trial: the median observed, else the prediction."""
+        return float(np.median(self.seconds)) if self.seconds else self.predicted
+
+
+class CostAwareAllocator:
+    def __init__(self, predicted_seconds: dict[str, float], seed: int = 0) -> None:
+        self.arms = {f: _Arm(max(float(s), MIN_ECI_SECONDS)) for f, s in predicted_seconds.items()}
+        self.rng = np.random.default_rng(seed)
+
+    def observe(self, framework: str, seconds: float, value: float | None) -> None:
+        """A finished trial: its wall seconds and its score (None when it failed or was pruned)."""
+        arm = self.arms.get(framework)
+        if arm is None:
+            return
+        arm.spent += seconds
+        arm.trials += 1
+        arm.seconds.append(seconds)
+        if value is not None and math.isfinite(value) and value > arm.best:
+            arm.prev_best, arm.spent_at_prev_best = arm.best, arm.spent_at_best
+            arm.best, arm.spent_at_best = value, arm.spent
+
+    def eci(self) -> dict[str, float]:
+        """Estimated seconds each framework needs to improve (on the leader, for those behind)."""
+        leader = max((a.best for a in self.arms.values()), default=-math.inf)
+        out = {}
+        for name, arm in self.arms.items():
+            if not math.isfinite(arm.best):
+                # No result yet: one trial's cost (a framework that only failed gets dearer each time).
+                out[name] = arm.cost * (1 + arm.trials)
+                continue
+            # Seconds since the last improvement, or what the last improvement took, whichever is more.
+            since = arm.spent - arm.spent_at_best
+            took = arm.spent_at_best - arm.spent_at_prev_best
+            eci = max(since, took, arm.cost)
+            if arm.best < leader:
+                gain = arm.best - arm.prev_best if math.isfinite(arm.prev_best) else 0.0
+                if gain > 0 and took > 0:
+                    eci = max(eci, (leader - arm.best) / (gain / took))  # catch up at the recent rate
+                else:
+                    eci = max(eci, 2 * arm.spent)
+            out[name] = max(eci, MIN_ECI_SECONDS)
+        return out
+
+    def choose(self, seconds_left: float) -> str:
+        """The next framework; the cheapest when no framework's typical trial fits in ``seconds_left``."""
+        eci = {f: e for f, e in self.eci().items() if self.arms[f].cost * FIT_FACTOR <= seconds_left}
+        if not eci:
+            return min(self.arms, key=lambda f: self.arms[f].cost)
+        names = list(eci)
+        weights = np.array([1.0 / eci[f] for f in names])
+        return str(names[int(self.rng.choice(len(names), p=weights / weights.sum()))])

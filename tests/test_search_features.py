@@ -1,0 +1,140 @@
+"""The search's features: cost-aware framework allocation, pruner choice, ensemble switch, options."""
+
+from __future__ import annotations
+
+import pytest
+
+from automl._allocation import CostAwareAllocator
+from automl.errors import InputError
+from tests.conftest import make_frame
+
+
+def test_cheap_frameworks_are_tried_first_and_slow_ones_rarely():
+    alloc = CostAwareAllocator({"fast": 0.2, "slow": 20.0}, seed=0)
+    picks = [alloc.choose(60.0) for _ in range(200)]
+    assert picks.count("fast") > 0.9 * len(picks)
+
+
+def test_a_framework_that_does_not_fit_in_the_time_left_is_not_drawn():
+    alloc = CostAwareAllocator({"fast": 0.5, "slow": 30.0}, seed=0)
+    assert {alloc.choose(5.0) for _ in range(100)} == {"fast"}
+    # When nothing fits, the cheapest is returned (its own deadline truncates it).
+    assert CostAwareAllocator({"a": 50.0, "b": 40.0}).choose(1.0) == "b"
+
+
+def test_observed_cost_replaces_the_prediction():
+    alloc = CostAwareAllocator({"a": 0.1, "b": 0.1}, seed=0)
+    for _ in range(3):
+        alloc.observe("a", 10.0, 0.5)  # predicted cheap, turns out slow
+        alloc.observe("b", 0.1, 0.5)
+    assert alloc.arms["a"].cost == pytest.approx(10.0)
+    picks = [alloc.choose(100.0) for _ in range(300)]
+    assert picks.count("b") > picks.count("a")
+
+
+def test_a_stalled_leader_yields_turns_to_an_improving_framework():
+    alloc = CostAwareAllocator({"lead": 1.0, "rising": 1.0}, seed=0)
+    alloc.observe("lead", 1.0, 0.90)
+    for _ in range(30):  # the leader stops improving
+        alloc.observe("lead", 1.0, 0.80)
+    alloc.observe("rising", 1.0, 0.85)
+    alloc.observe("rising", 1.0, 0.89)  # improving fast, close behind
+    eci = alloc.eci()
+    assert eci["rising"] < eci["lead"]
+
+
+def test_failures_make_a_framework_dearer():
+    alloc = CostAwareAllocator({"broken": 0.5, "ok": 1.0}, seed=0)
+    before = alloc.eci()["broken"]
+    for _ in range(5):
+        alloc.observe("broken", 0.5, None)
+    assert alloc.eci()["broken"] > 5 * before
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"ensemble": "yes"}, "ensemble must be True or False"),
+        ({"search_options": {"pruner": "hyperband"}}, r"search_options\['pruner'\] must be one of"),
+        ({"search_options": {"allocation": "random"}}, r"search_options\['allocation'\]"),
+        ({"search_options": {"portfolio": 1}}, r"search_options\['portfolio'\]"),
+        ({"search_options": {"speed": "max"}}, "unknown key 'speed'"),
+        ({"search_options": ["sha"]}, "search_options must be a dict"),
+    ],
+)
+def test_bad_search_options_fail_before_training(kwargs, match):
+    import automl
+
+    with pytest.raises(InputError, match=match):
+        automl.fit(make_frame("binary", n=60), "y", time_budget=5, **kwargs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"pruner": "median", "allocation": "sampler", "portfolio": False},
+        {"pruner": "none", "allocation": "cost", "portfolio": True},
+        {"pruner": "sha"},
+    ],
+)
+def test_each_feature_setting_runs_a_search(options):
+    import automl
+
+    df = make_frame("binary", n=200)
+    result = automl.fit(
+        df, "y", time_budget=30, n_trials=8, frameworks=["sklearn", "xgboost"], verbosity=0,
+        ensemble=False, search_options=options,
+    )
+    assert result.ensemble == [] or result.ensemble is None
+    assert len(result.leaderboard) == 8
+    assert result.predict(df.drop(columns="y")).shape == (200,)
+
+
+@pytest.mark.slow
+def test_cost_aware_allocation_spreads_trials_over_frameworks():
+    import automl
+
+    df = make_frame("regression", n=200)
+    result = automl.fit(
+        df, "y", time_budget=30, n_trials=24, frameworks=["sklearn", "xgboost"], verbosity=0,
+        search_options={"allocation": "cost", "portfolio": False},
+    )
+    counts = result.leaderboard["framework"].value_counts()
+    assert set(counts.index) == {"sklearn", "xgboost"}
+
+
+@pytest.mark.slow
+def test_large_data_searches_on_a_row_sample_and_refits_on_all(monkeypatch):
+    import automl
+    from automl import _resampling, _search
+
+    # Shrink the thresholds so that 600 rows count as large: a holdout, and too few trials fit.
+    monkeypatch.setattr(_resampling, "CV3_MAX_ROWS", 100)
+    monkeypatch.setattr(_search, "SUBSAMPLE_MIN_ROWS", 150)
+    monkeypatch.setattr(_search, "SUBSAMPLE_MIN_TRIALS", 10**9)
+    df = make_frame("binary", n=600)
+    result = automl.fit(df, "y", time_budget=30, n_trials=4, frameworks=["sklearn"], verbosity=0, ensemble=False)
+    note = next(m for m in result.messages if "trials trained on" in m)
+    assert "150 of 480 training rows" in note
+    assert result.refit == "refitted on all rows"
+    assert result.predict(df.drop(columns="y")).shape == (600,)
+
+    off = automl.fit(
+        df, "y", time_budget=30, n_trials=2, frameworks=["sklearn"], verbosity=0, search_options={"subsample": False}
+    )
+    assert not any("trials trained on" in m for m in off.messages)
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_import_makes_openmp_threads_wait_passively_unless_told(given, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import os, automl; print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == expected
