@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench bench-dev bench-networks peers clean
+.PHONY: install demo test lint bench bench-ablation bench-dev bench-networks peers clean
 
 install: $(STAMP)
 
@@ -56,6 +56,10 @@ $(PEERS_STAMP):
 # Issue 5: this project, FLAML and AutoGluon side by side on the dev suite at 60 s (about 50 minutes).
 bench: install peers
 	$(BIN)/python -m benchmarks.compare --budgets 60
+
+# Issue 5: each search feature switched off in turn, this project only, 30 s (about 60 minutes).
+bench-ablation: install
+	$(BIN)/python -m benchmarks.ablation --budget 30
 
 clean:
 	rm -rf $(VENV) $(PEERS) build *.egg-info .pytest_cache

@@ -1,0 +1,77 @@
+"""What each search feature brings: this project with one feature switched off at a time.
+
+    python -m benchmarks.ablation --budget 30            # `make bench-ablation` (about 60 minutes)
+    python -m benchmarks.ablation --budget 30 --variants full no-ensemble --datasets iris adult
+
+Each variant runs through ``benchmarks.compare`` under its own label into one JSON-lines file
+(``benchmarks/results/ablation_<budget>s.jsonl``), so the report normalises every variant against
+the best variant on each dataset. ``before`` is the search as it was before issue 5: the five
+original frameworks, defaults enqueued first, Optuna's median pruner, TPE choosing the framework,
+no row subsampling (greedy ensemble selection already existed then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from benchmarks import compare
+
+ORIGINAL_FRAMEWORKS = ["sklearn", "xgboost", "keras", "torch", "autokeras"]
+VARIANTS: dict[str, dict] = {
+    "full": {},
+    "before": {"frameworks": ORIGINAL_FRAMEWORKS, "portfolio": False, "pruner": "median",
+               "allocation": "sampler", "subsample": False},
+    "no-portfolio": {"portfolio": False},
+    "no-ensemble": {"ensemble": False},
+    "median-pruner": {"pruner": "median"},
+    "tpe-allocation": {"allocation": "sampler"},
+    "no-boosters": {"frameworks": ORIGINAL_FRAMEWORKS},
+    "no-subsample": {"subsample": False},
+}
+#: Row subsampling only acts on large data: its variant runs on the suite's large datasets.
+SUBSAMPLE_DATASETS = ["adult", "diamonds", "california_houses"]
+
+
+def deltas(path) -> str:
+    """Per variant: its mean normalised score next to ``full``'s on the same datasets."""
+    df, _, _ = compare.summarise(compare.load_rows(path))
+    wide = df.pivot_table(index=["budget", "dataset"], columns="system", values="norm")
+    lines = ["| variant | datasets | mean normalised | full on the same | difference | time promise kept |",
+             "|---|---|---|---|---|---|"]
+    kept = df.groupby("system")["promise"].agg(["sum", "count"])
+    for name in wide.columns:
+        both = wide[[name, "full"]].dropna() if "full" in wide.columns else wide[[name]].dropna()
+        full = both["full"].mean() if "full" in both else float("nan")
+        lines.append(f"| {name} | {len(both)} | {both[name].mean():.4f} | {full:.4f} | {both[name].mean() - full:+.4f} "
+                     f"| {int(kept.loc[name, 'sum'])}/{int(kept.loc[name, 'count'])} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--budget", type=float, default=30.0)
+    ap.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    ap.add_argument("--datasets", nargs="*")
+    ap.add_argument("--suite", default=str(compare.DEFAULT_SUITE))
+    ap.add_argument("--report", action="store_true", help="only print the table of the existing results")
+    args = ap.parse_args(argv)
+    out = compare.RESULTS / f"ablation_{args.budget:g}s.jsonl"
+    if args.report:
+        print(deltas(out))
+        return 0
+    for name in args.variants:
+        datasets = args.datasets or (SUBSAMPLE_DATASETS if name == "no-subsample" else None)
+        argv_ = ["--budgets", str(args.budget), "--systems", "automl", "--label", name, "--suite", args.suite,
+                 "--automl-options", json.dumps(VARIANTS[name]), "--out", str(out)]
+        if datasets:
+            argv_ += ["--datasets", *datasets]
+        compare.main(argv_)
+    table = deltas(out)
+    out.with_name(out.stem + "_deltas.md").write_text(table + "\n")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
