@@ -237,7 +237,7 @@ class Search:
         raise ValueError(f"pruner must be 'sha', 'median' or 'none', got {kind!r}")
 
     def _enqueue_defaults(self, study: optuna.Study) -> None:
-        """The fast baseline, the warm-start portfolio, then each candidate's defaults; then the sampler."""
+        """The fast baseline, each candidate's defaults, then the warm-start portfolio; then the sampler."""
         per_framework = [self.adapters[f].default_configs(self.spec) for f in self.frameworks]
         order: list[Config] = []
         for r in range(max(len(c) for c in per_framework)):
@@ -247,8 +247,8 @@ class Search:
         if self.settings.portfolio:
             from search_spaces._portfolio import portfolio_configs
 
-            mined = [c for c in portfolio_configs(self.spec, self.frameworks) if c != baseline]
-            order = mined + [c for c in order if c not in mined]
+            # Mined as what to add after the defaults (benchmarks/portfolio.py), so queued after them.
+            order += [c for c in portfolio_configs(self.spec, self.frameworks) if c != baseline and c not in order]
         queue = [baseline, *order][: self.settings.n_trials]
         for config in queue:
             study.enqueue_trial(config.trial_params(), skip_if_exists=True)
