@@ -1,6 +1,6 @@
 """What each search feature brings: this project with one feature switched off at a time.
 
-    python -m benchmarks.ablation --budget 30            # `make bench-ablation` (about 60 minutes)
+    python -m benchmarks.ablation --budget 20            # `make bench-ablation` (about 40 minutes)
     python -m benchmarks.ablation --budget 30 --variants full no-ensemble --datasets iris adult
 
 Each variant runs through ``benchmarks.compare`` under its own label into one JSON-lines file
@@ -50,7 +50,7 @@ def deltas(path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--budget", type=float, default=30.0)
+    ap.add_argument("--budget", type=float, default=20.0)
     ap.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     ap.add_argument("--datasets", nargs="*")
     ap.add_argument("--suite", default=str(compare.DEFAULT_SUITE))

@@ -38,7 +38,7 @@ def test_network_trials_are_pruned_with_intermediate_values(name: str, monkeypat
         def prune(self, study, trial) -> bool:
             return bool(trial.intermediate_values)
 
-    monkeypatch.setattr(_search.optuna.pruners, "MedianPruner", lambda **kw: PruneAfterFirstEpoch())
+    monkeypatch.setattr(_search.optuna.pruners, "SuccessiveHalvingPruner", lambda **kw: PruneAfterFirstEpoch())
     r = automl.fit(make_frame("binary", n=200), "y", time_budget=60, n_trials=2, frameworks=[name])
     assert list(r.leaderboard.state) == ["PRUNED", "PRUNED"]
     for t in r.study.trials:
