@@ -1,0 +1,94 @@
+"""The benchmark harness's arithmetic: split, metrics, constant predictor, normalised scores, report."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks import compare
+from benchmarks._suite import constant_scores, load_split, normalised, score
+
+
+def test_normalised_score_is_zero_for_the_constant_and_one_for_the_best():
+    assert normalised(0.9, 0.5, 0.9) == 1.0
+    assert normalised(0.5, 0.5, 0.9) == 0.0
+    assert normalised(0.7, 0.5, 0.9) == pytest.approx(0.5)
+    # Lower is better (log loss, RMSE): the same formula holds.
+    assert normalised(0.2, 1.0, 0.2) == 1.0
+    assert normalised(0.6, 1.0, 0.2) == pytest.approx(0.5)
+    assert math.isnan(normalised(0.5, 0.5, 0.5))
+
+
+def test_scores_compare_labels_as_text_whatever_type_a_system_returns():
+    y = pd.Series([0, 1, 1, 0])
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.7, 0.3]])
+    as_ints = score("binary", y, None, proba, [0, 1])
+    as_text = score("binary", y.astype(str), None, proba, ["0", "1"])
+    assert as_ints == as_text
+    assert as_ints["auc"] == 1.0 and as_ints["accuracy"] == 1.0
+
+
+def test_constant_predictor_scores_the_prior():
+    train = pd.DataFrame({"y": ["a"] * 30 + ["b"] * 10})
+    test = pd.DataFrame({"y": ["a"] * 3 + ["b"] * 1})
+    c = constant_scores("binary", train, test, "y")
+    assert c["auc"] == 0.5
+    assert c["logloss"] == pytest.approx(-(3 * math.log(0.75) + math.log(0.25)) / 4)
+    reg = constant_scores("regression", pd.DataFrame({"y": [1.0, 3.0]}), pd.DataFrame({"y": [2.0, 4.0]}), "y")
+    assert reg["rmse"] == pytest.approx(math.sqrt((0 + 4) / 2))
+
+
+def test_split_drops_missing_targets_and_stratifies(tmp_path):
+    df = pd.DataFrame({"x": range(100), "y": ["p"] * 60 + ["q"] * 30 + [None] * 10})
+    df.to_csv(tmp_path / "d.csv.gz", index=False)
+    entry = {"name": "d", "file": "d.csv.gz", "target": "y", "task": "binary"}
+    train, test = load_split(entry, tmp_path)
+    assert len(train) + len(test) == 90 and len(test) == 23
+    assert test["y"].value_counts().to_dict() == {"p": 15, "q": 8}
+
+
+def _row(system, dataset, task, value, wall, budget=60.0, **extra):
+    metric = {"binary": "auc", "regression": "rmse"}[task]
+    constant = {"auc": 0.5} if task == "binary" else {"rmse": 10.0}
+    return {"invocation": "t", "machine": "m", "versions": {}, "system": system, "dataset": dataset, "task": task,
+            "budget": budget, "constant": constant, metric: value, "fit_predict_s": wall, "peak_mb": 100,
+            "best": "x", **extra}
+
+
+def test_report_ranks_systems_and_counts_wins_ties_losses(tmp_path):
+    rows = [
+        _row("automl", "a", "binary", 0.90, 50), _row("flaml", "a", "binary", 0.80, 61),
+        _row("automl", "b", "regression", 4.0, 60), _row("flaml", "b", "regression", 2.0, 70),
+        _row("automl", "c", "binary", 0.70, 20), _row("flaml", "c", "binary", 0.70, 20),
+    ]
+    path = tmp_path / "compare_60s.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    df, summary, pairs = compare.summarise(compare.load_rows(path))
+    norm = df.set_index(["system", "dataset"])["norm"]
+    assert norm["automl", "a"] == 1.0 and norm["flaml", "a"] == pytest.approx(0.75)
+    assert norm["automl", "b"] == pytest.approx(0.75) and norm["flaml", "b"] == 1.0
+    wtl = pairs[(pairs.system == "automl") & (pairs.versus == "flaml")].iloc[0]
+    assert (wtl.wins, wtl.ties, wtl.losses) == (1, 1, 1)
+    kept = summary.set_index("system")["promise_kept"]
+    assert kept["automl"] == 3 and kept["flaml"] == 2  # 70 s > 60 x 1.05 + 5
+    text = compare.render(path)
+    assert "| automl | 0.9167 |" in text
+    assert path.with_suffix(".png").stat().st_size > 0
+
+
+def test_the_newest_run_of_each_system_wins_and_failures_score_zero(tmp_path):
+    rows = [
+        _row("automl", "a", "binary", 0.60, 50, invocation="old"),
+        _row("automl", "a", "binary", 0.90, 50, invocation="new"),
+        {**_row("flaml", "a", "binary", float("nan"), 0), "error": "exit 1: boom"},
+    ]
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    df, _, _ = compare.summarise(compare.load_rows(path))
+    assert df.set_index("system").loc["automl", "main"] == 0.90
+    assert df.set_index("system").loc["flaml", "norm"] == 0.0
+    assert "flaml on a failed: exit 1: boom" in compare.render(path)
