@@ -30,6 +30,11 @@ def run_automl(
 
     ensemble = options.pop("ensemble", True)
     frameworks = options.pop("frameworks", None)
+    for name in options.pop("uninstalled", []):
+        # Ablation: the search as it would run without this framework installed.
+        from search_spaces import get_adapter
+
+        type(get_adapter(name)).is_installed = classmethod(lambda cls: False)
     result = automl.fit(
         train, target, task=task, time_budget=budget, seed=seed, n_jobs=-1, verbosity=0, ensemble=ensemble,
         frameworks=frameworks, search_options=options or None,

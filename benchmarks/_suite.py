@@ -56,14 +56,17 @@ def score(task: str, y_true: pd.Series, pred: np.ndarray | None, proba: np.ndarr
     proba = np.clip(np.asarray(proba, dtype=float), 0.0, 1.0)
     proba = proba / proba.sum(axis=1, keepdims=True)
     labels = list(classes)  # type: ignore[arg-type]
-    y = np.asarray(y_true).astype(str)  # labels compared as text: systems return 1, "1" or np.int64(1)
-    names = np.asarray([str(c) for c in labels], dtype=object)
+    # Labels are compared as text (systems return 1, "1" or np.int64(1)), then as column positions:
+    # log_loss sorts its labels, and as text "10" sorts before "2".
+    names = [str(c) for c in labels]
+    position = {name: i for i, name in enumerate(names)}
+    y = np.array([position[v] for v in np.asarray(y_true).astype(str)])
     out = {
-        "accuracy": float(metrics.accuracy_score(y, names[proba.argmax(1)].astype(str))),
-        "logloss": float(metrics.log_loss(y, proba, labels=list(names))),
+        "accuracy": float(metrics.accuracy_score(y, proba.argmax(1))),
+        "logloss": float(metrics.log_loss(y, proba, labels=list(range(len(names))))),
     }
     if task == "binary":
-        out["auc"] = float(metrics.roc_auc_score(y == names[1], proba[:, 1]))
+        out["auc"] = float(metrics.roc_auc_score(y == 1, proba[:, 1]))
     return out
 
 

@@ -92,3 +92,15 @@ def test_the_newest_run_of_each_system_wins_and_failures_score_zero(tmp_path):
     assert df.set_index("system").loc["automl", "main"] == 0.90
     assert df.set_index("system").loc["flaml", "norm"] == 0.0
     assert "flaml on a failed: exit 1: boom" in compare.render(path)
+
+
+def test_multiclass_log_loss_lines_labels_up_by_position_not_text_order():
+    # Labels 1..10: as text "10" sorts before "2"; the columns must still line up with the classes.
+    classes = list(range(1, 11))
+    y = pd.Series([1, 2, 10, 10])
+    proba = np.full((4, 10), 0.01)
+    for row, label in enumerate(y):
+        proba[row, classes.index(label)] = 0.91
+    out = score("multiclass", y, None, proba, classes)
+    assert out["accuracy"] == 1.0
+    assert out["logloss"] == pytest.approx(-math.log(0.91), rel=1e-6)
