@@ -43,6 +43,9 @@ REFIT_FIXED_SECONDS = 0.25
 #: SUBSAMPLE_MIN_ROWS) sized for that many trials; the final model is refitted on all rows.
 SUBSAMPLE_MIN_TRIALS = 40
 SUBSAMPLE_MIN_ROWS = 10_000
+#: Under cost-aware allocation the queued configurations (defaults, then the portfolio) start only
+#: within this share of the budget; after it, the allocator and the sampler take over.
+QUEUE_SHARE = 0.25
 #: Out-of-fold predictions are kept for this many of the best trials, up to this many values each.
 ENSEMBLE_CANDIDATES = 15
 MAX_OOF_VALUES = 5_000_000
@@ -136,6 +139,7 @@ class Search:
         self._oof: dict[int, tuple[float, np.ndarray, float]] = {}
         self.progress = Progress(settings.time_budget, settings.started, settings.verbosity, metric.display_name)
         self._allocator = self._make_allocator()
+        self._queue: list[Config] = []
 
     def _make_allocator(self) -> Any:
         if self.settings.allocation == "sampler" or len(self.frameworks) < 2:
@@ -244,12 +248,20 @@ class Search:
             order.extend(c[r] for c in per_framework if r < len(c))
         baseline = next((c for c in order if c.framework == "sklearn" and c.family == "hgb"), order[0])
         order.remove(baseline)
+        if self._allocator is not None:  # cheapest frameworks' defaults first
+            cost = {f: a.cost for f, a in self._allocator.arms.items()}
+            order.sort(key=lambda c: cost.get(c.framework, math.inf))
         if self.settings.portfolio:
             from search_spaces._portfolio import portfolio_configs
 
             # Mined as what to add after the defaults (benchmarks/portfolio.py), so queued after them.
             order += [c for c in portfolio_configs(self.spec, self.frameworks) if c != baseline and c not in order]
         queue = [baseline, *order][: self.settings.n_trials]
+        if self._allocator is not None:
+            # Handed out one at a time by _next_framework, within QUEUE_SHARE of the budget.
+            study.enqueue_trial(baseline.trial_params(), skip_if_exists=True)
+            self._queue = queue[1:]
+            return
         for config in queue:
             study.enqueue_trial(config.trial_params(), skip_if_exists=True)
 
@@ -349,6 +361,13 @@ class Search:
         if self._allocator is None or study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
             return
         left = self._trial_deadline() - time.monotonic()
+        if time.monotonic() - self.settings.started > QUEUE_SHARE * self.settings.time_budget:
+            self._queue = []
+        while self._queue:
+            config = self._queue.pop(0)
+            if self._allocator.arms[config.framework].cost <= left:
+                study.enqueue_trial(config.trial_params(), skip_if_exists=True)
+                return
         study.enqueue_trial({"framework": self._allocator.choose(left)})
 
     def _run(self) -> SearchOutcome:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import pandas as pd
+
 from benchmarks import compare
 
 #: Issue 5 added these: the variants without them run as if they were not installed.
@@ -42,9 +44,10 @@ def deltas(path) -> str:
              "|---|---|---|---|---|---|"]
     kept = df.groupby("system")["promise"].agg(["sum", "count"])
     for name in wide.columns:
-        both = wide[[name, "full"]].dropna() if "full" in wide.columns else wide[[name]].dropna()
-        full = both["full"].mean() if "full" in both else float("nan")
-        lines.append(f"| {name} | {len(both)} | {both[name].mean():.4f} | {full:.4f} | {both[name].mean() - full:+.4f} "
+        ref = wide["full"] if "full" in wide.columns else pd.Series(float("nan"), index=wide.index)
+        both = pd.DataFrame({"v": wide[name], "full": ref}).dropna(subset=["v"])
+        mine, full = both["v"].mean(), both["full"].mean()
+        lines.append(f"| {name} | {len(both)} | {mine:.4f} | {full:.4f} | {mine - full:+.4f} "
                      f"| {int(kept.loc[name, 'sum'])}/{int(kept.loc[name, 'count'])} |")
     return "\n".join(lines)
 

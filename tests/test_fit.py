@@ -98,7 +98,7 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(monkeypatch: pytest.M
         raise RuntimeError("simulated crash")
 
     monkeypatch.setattr(xgboost_adapter.XGBoostAdapter, "build", boom)
-    r = automl.fit(make_frame("binary"), "y", time_budget=30, n_trials=4)
+    r = automl.fit(make_frame("binary"), "y", time_budget=30, n_trials=6, frameworks=["sklearn", "xgboost"])
     failed = r.leaderboard[r.leaderboard.state == "FAIL"]
     assert len(failed) >= 1 and failed.failure_reason.str.contains("simulated crash").all()
     assert r.best_framework == "sklearn"
