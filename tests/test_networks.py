@@ -91,7 +91,7 @@ class SmallHyperModel:
 def test_user_hypermodel_competes_in_the_study() -> None:
     hm = SmallHyperModel()
     r = automl.fit(
-        make_frame("binary", n=160), "y", time_budget=90, n_trials=2, frameworks=["sklearn"], keras_hypermodel=hm
+        make_frame("binary", n=160), "y", time_budget=90, n_trials=4, frameworks=["sklearn"], keras_hypermodel=hm
     )
     board = r.leaderboard
     custom = board[(board.framework == "keras") & (board.model == "custom")]
