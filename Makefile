@@ -53,7 +53,7 @@ $(PEERS_STAMP):
 		'autogluon.tabular[lightgbm,catboost,xgboost,fastai]==1.6.3' psutil
 	touch $(PEERS_STAMP)
 
-# Issue 5: this project, FLAML and AutoGluon side by side on the dev suite at 60 s (about 50 minutes).
+# Issue 5: this project, FLAML and AutoGluon side by side on the dev suite at 60 s (about 35 minutes).
 bench: install peers
 	$(BIN)/python -m benchmarks.compare --budgets 60
 

@@ -1,7 +1,7 @@
 """This project against FLAML and AutoGluon, side by side, at equal time budgets.
 
     make peers                                         # the peers' own virtual environments
-    python -m benchmarks.compare --budgets 60          # what `make bench` runs (about 50 minutes)
+    python -m benchmarks.compare --budgets 60          # what `make bench` runs (about 35 minutes)
     python -m benchmarks.compare --budgets 30 --datasets iris diabetes --systems automl flaml
     python -m benchmarks.compare --report benchmarks/results/compare_60s.jsonl   # re-render only
     # ablation: this project without one search feature, under its own label
