@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from search_spaces._base import Config, Device, FrameworkAdapter
+from search_spaces._boosting import build_booster, default_options, suggest_options
 from search_spaces._registry import register
 from search_spaces._spec import TASKS, FeatureSpec
 
@@ -37,10 +38,7 @@ class CatBoostAdapter(FrameworkAdapter):
             "bagging_temperature": t.suggest_float("bagging_temperature", 0.0, 1.0),
             "colsample_bylevel": t.suggest_float("colsample_bylevel", 0.3, 1.0),
         }
-        if spec.categorical or spec.boolean:
-            p["categorical"] = t.suggest_categorical("categorical", ["native", "onehot"])
-        if spec.is_classification:
-            p["class_weight"] = t.suggest_categorical("class_weight", ["none", "balanced"])
+        suggest_options(t, spec, p)
         return Config(self.name, family, p)
 
     def default_configs(self, spec: FeatureSpec) -> list[Config]:
@@ -49,41 +47,18 @@ class CatBoostAdapter(FrameworkAdapter):
             "learning_rate": 0.1, "depth": 6, "l2_leaf_reg": 3.0, "random_strength": 1.0,
             "bagging_temperature": 1.0, "colsample_bylevel": 1.0,
         }
-        if spec.categorical or spec.boolean:
-            p["categorical"] = "native"
-        if spec.is_classification:
-            p["class_weight"] = "none"
+        default_options(spec, p)
         return [Config(self.name, "oblivious", p)]
 
     def build(
         self, config: Config, spec: FeatureSpec, *, device: Device = "cpu", seed: int = 0, n_jobs: int = 1
     ) -> Any:
         from search_spaces._catboost_model import CatBoostClassifierModel, CatBoostRegressorModel
-        from search_spaces._preprocess import (
-            make_preprocessor,
-            n_categorical_outputs,
-            with_preprocessing,
-        )
 
-        p = dict(config.params)
-        native = p.pop("categorical", "native") == "native"
-        weight = p.pop("class_weight", "none")
-        if native:
-            pre = make_preprocessor(spec, categorical="ordinal", impute=False, text_features=100)
-            n_cat = n_categorical_outputs(spec)
-        else:
-            pre = make_preprocessor(spec, categorical="onehot", impute=False, text_features=100)
-            n_cat = 0
-        cls = CatBoostClassifierModel if spec.is_classification else CatBoostRegressorModel
-        model = cls(
-            class_weight=None if weight == "none" else weight,
-            n_categorical=n_cat,
-            device=device,
-            n_jobs=n_jobs,
-            random_state=seed,
-            **p,
+        return build_booster(
+            config.params, spec, CatBoostClassifierModel, CatBoostRegressorModel,
+            device=device, n_jobs=n_jobs, random_state=seed,
         )
-        return with_preprocessing(pre, model)
 
 
 register(CatBoostAdapter, aliases=("cb",))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from search_spaces._base import Config, Device, FrameworkAdapter
+from search_spaces._boosting import build_booster, default_options, suggest_options
 from search_spaces._registry import register
 from search_spaces._spec import TASKS, FeatureSpec
 
@@ -42,10 +43,7 @@ class LightGBMAdapter(FrameworkAdapter):
             "reg_lambda": t.suggest_float("reg_lambda", 1e-3, 10.0, log=True),
             "reg_alpha": t.suggest_float("reg_alpha", 1e-3, 10.0, log=True),
         }
-        if spec.categorical or spec.boolean:
-            p["categorical"] = t.suggest_categorical("categorical", ["native", "onehot"])
-        if spec.is_classification:
-            p["class_weight"] = t.suggest_categorical("class_weight", ["none", "balanced"])
+        suggest_options(t, spec, p)
         return Config(self.name, family, p)
 
     def default_configs(self, spec: FeatureSpec) -> list[Config]:
@@ -53,40 +51,17 @@ class LightGBMAdapter(FrameworkAdapter):
             "learning_rate": 0.1, "num_leaves": 31, "min_child_samples": 20, "subsample": 1.0,
             "colsample_bytree": 1.0, "reg_lambda": 1.0, "reg_alpha": 1e-3,
         }
-        if spec.categorical or spec.boolean:
-            p["categorical"] = "native"
-        if spec.is_classification:
-            p["class_weight"] = "none"
+        default_options(spec, p)
         return [Config(self.name, "gbdt", p)]
 
     def build(
         self, config: Config, spec: FeatureSpec, *, device: Device = "cpu", seed: int = 0, n_jobs: int = 1
     ) -> Any:
         from search_spaces._lightgbm_model import LightGBMClassifierModel, LightGBMRegressorModel
-        from search_spaces._preprocess import (
-            make_preprocessor,
-            n_categorical_outputs,
-            with_preprocessing,
-        )
 
-        p = dict(config.params)
-        native = p.pop("categorical", "native") == "native"
-        weight = p.pop("class_weight", "none")
-        if native:
-            pre = make_preprocessor(spec, categorical="ordinal", impute=False, text_features=100)
-            n_cat = n_categorical_outputs(spec)
-        else:
-            pre = make_preprocessor(spec, categorical="onehot", impute=False, text_features=100)
-            n_cat = 0
-        cls = LightGBMClassifierModel if spec.is_classification else LightGBMRegressorModel
-        model = cls(
-            class_weight=None if weight == "none" else weight,
-            n_categorical=n_cat,
-            n_jobs=n_jobs,
-            random_state=seed,
-            **p,
+        return build_booster(
+            config.params, spec, LightGBMClassifierModel, LightGBMRegressorModel, n_jobs=n_jobs, random_state=seed
         )
-        return with_preprocessing(pre, model)
 
 
 register(LightGBMAdapter, aliases=("lgbm", "lgb"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from search_spaces._base import Config, Device, FrameworkAdapter
+from search_spaces._boosting import build_booster, default_options, suggest_options
 from search_spaces._registry import register
 from search_spaces._spec import TASKS, FeatureSpec
 
@@ -38,10 +39,7 @@ class XGBoostAdapter(FrameworkAdapter):
             "reg_lambda": t.suggest_float("reg_lambda", 1e-3, 10.0, log=True),
             "reg_alpha": t.suggest_float("reg_alpha", 1e-3, 10.0, log=True),
         }
-        if spec.categorical or spec.boolean:
-            p["categorical"] = t.suggest_categorical("categorical", ["native", "onehot"])
-        if spec.is_classification:
-            p["class_weight"] = t.suggest_categorical("class_weight", ["none", "balanced"])
+        suggest_options(t, spec, p)
         return Config(self.name, family, p)
 
     def default_configs(self, spec: FeatureSpec) -> list[Config]:
@@ -49,41 +47,18 @@ class XGBoostAdapter(FrameworkAdapter):
             "learning_rate": 0.1, "max_depth": 6, "min_child_weight": 1.0, "subsample": 1.0,
             "colsample_bytree": 1.0, "reg_lambda": 1.0, "reg_alpha": 1e-3,
         }
-        if spec.categorical or spec.boolean:
-            p["categorical"] = "native"
-        if spec.is_classification:
-            p["class_weight"] = "none"
+        default_options(spec, p)
         return [Config(self.name, "gbtree", p)]
 
     def build(
         self, config: Config, spec: FeatureSpec, *, device: Device = "cpu", seed: int = 0, n_jobs: int = 1
     ) -> Any:
-        from search_spaces._preprocess import (
-            make_preprocessor,
-            n_categorical_outputs,
-            with_preprocessing,
-        )
         from search_spaces._xgboost_model import XGBoostClassifierModel, XGBoostRegressorModel
 
-        p = dict(config.params)
-        native = p.pop("categorical", "native") == "native"
-        weight = p.pop("class_weight", "none")
-        if native:
-            pre = make_preprocessor(spec, categorical="ordinal", impute=False, text_features=100)
-            n_cat = n_categorical_outputs(spec)
-        else:
-            pre = make_preprocessor(spec, categorical="onehot", impute=False, text_features=100)
-            n_cat = 0
-        cls = XGBoostClassifierModel if spec.is_classification else XGBoostRegressorModel
-        model = cls(
-            class_weight=None if weight == "none" else weight,
-            n_categorical=n_cat,
-            device=device,
-            n_jobs=n_jobs,
-            random_state=seed,
-            **p,
+        return build_booster(
+            config.params, spec, XGBoostClassifierModel, XGBoostRegressorModel,
+            device=device, n_jobs=n_jobs, random_state=seed,
         )
-        return with_preprocessing(pre, model)
 
 
 register(XGBoostAdapter, aliases=("xgb",))

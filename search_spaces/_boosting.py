@@ -1,0 +1,45 @@
+"""What the gradient-boosting adapters (XGBoost, LightGBM, CatBoost) share: the categorical
+encoding choice (native ordinal codes or one-hot), the class weight, and how a configuration
+becomes preprocessing plus the framework's estimator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search_spaces._spec import FeatureSpec
+
+
+def suggest_options(t: Any, spec: FeatureSpec, p: dict[str, Any]) -> dict[str, Any]:
+    """Add the spec-dependent choices to ``p``: categorical encoding and class weight."""
+    if spec.categorical or spec.boolean:
+        p["categorical"] = t.suggest_categorical("categorical", ["native", "onehot"])
+    if spec.is_classification:
+        p["class_weight"] = t.suggest_categorical("class_weight", ["none", "balanced"])
+    return p
+
+
+def default_options(spec: FeatureSpec, p: dict[str, Any]) -> dict[str, Any]:
+    """The defaults of the same choices: native categoricals, no class weight."""
+    if spec.categorical or spec.boolean:
+        p["categorical"] = "native"
+    if spec.is_classification:
+        p["class_weight"] = "none"
+    return p
+
+
+def build_booster(params: dict[str, Any], spec: FeatureSpec, classifier: type, regressor: type, **kwargs: Any) -> Any:
+    """Preprocessing (ordinal codes for native categoricals, else one-hot) and the estimator."""
+    from search_spaces._preprocess import make_preprocessor, n_categorical_outputs, with_preprocessing
+
+    p = dict(params)
+    native = p.pop("categorical", "native") == "native"
+    weight = p.pop("class_weight", "none")
+    pre = make_preprocessor(spec, categorical="ordinal" if native else "onehot", impute=False, text_features=100)
+    cls = classifier if spec.is_classification else regressor
+    model = cls(
+        class_weight=None if weight == "none" else weight,
+        n_categorical=n_categorical_outputs(spec) if native else 0,
+        **kwargs,
+        **p,
+    )
+    return with_preprocessing(pre, model)
