@@ -22,6 +22,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from automl._cores import CoreBudget
 from automl._progress import Progress
 from automl._pruning import PerFrameworkPruner
 from automl._resampling import Resampling
@@ -96,12 +97,6 @@ def _quiet_folds() -> Iterator[None]:
         yield
 
 
-def _n_threads(n_jobs: int) -> int:
-    import os
-
-    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
-
-
 class Search:
     """Runs the study, keeps the best fitted model in memory, and refits it on all rows."""
 
@@ -140,6 +135,8 @@ class Search:
         self.progress = Progress(settings.time_budget, settings.started, settings.verbosity, metric.display_name)
         self._allocator = self._make_allocator()
         self._queue: list[Config] = []
+        self._cores = CoreBudget(settings.n_jobs, messages=self.messages)
+        self._n_threads = self._cores.threads()
 
     def _make_allocator(self) -> Any:
         if self.settings.allocation == "sampler" or len(self.frameworks) < 2:
@@ -176,10 +173,10 @@ class Search:
         return replace(resampling, splits=((np.sort(sub), va),))
 
     def _threads(self) -> Any:
-        """Cap BLAS and OpenMP threads at ``n_jobs``: OpenMP learners otherwise take every core."""
+        """Cap BLAS and OpenMP threads at the model's thread count: OpenMP learners otherwise take every core."""
         from threadpoolctl import threadpool_limits
 
-        return threadpool_limits(limits=_n_threads(self.settings.n_jobs))
+        return threadpool_limits(limits=self._n_threads)
 
     # -- time ---------------------------------------------------------------------------------
     def _refit_estimate(self) -> float:
@@ -280,9 +277,8 @@ class Search:
         trial.set_user_attr("family", config.family)
         trial.set_user_attr("config", config.params)
         trial.set_user_attr("device", device)
-        estimator = adapter.build(
-            config, self.spec, device=device, seed=self.settings.seed, n_jobs=_n_threads(self.settings.n_jobs)
-        )
+        self._n_threads = self._cores.threads()
+        estimator = adapter.build(config, self.spec, device=device, seed=self.settings.seed, n_jobs=self._n_threads)
         deadline = self._trial_deadline()
 
         def report(step: int, value: float) -> None:
@@ -458,9 +454,10 @@ class Search:
             logger.info(msg)
             return SearchOutcome(study, best, model, config, "skipped: " + msg, interrupted)
         adapter = self.adapters[config.framework]
+        self._n_threads = self._cores.threads()
         estimator = adapter.build(
             config, self.spec, device=best.user_attrs.get("device", "cpu"),
-            seed=self.settings.seed, n_jobs=_n_threads(self.settings.n_jobs),
+            seed=self.settings.seed, n_jobs=self._n_threads,
         )
         started = time.monotonic()
         try:
@@ -510,9 +507,10 @@ class Search:
                 members.append(outcome.best_model)
                 continue
             cfg = Config(t.params["framework"], t.user_attrs["family"], dict(t.user_attrs["config"]))
+            self._n_threads = self._cores.threads()
             est = self.adapters[cfg.framework].build(
                 cfg, self.spec, device=t.user_attrs.get("device", "cpu"),
-                seed=self.settings.seed, n_jobs=_n_threads(self.settings.n_jobs),
+                seed=self.settings.seed, n_jobs=self._n_threads,
             )
             try:
                 with fit_budget(self.settings.deadline - FINISH_SECONDS), self._threads():

@@ -74,7 +74,7 @@ def fit(
     task: Task | None = None,
     device: str = "auto",
     seed: int = 0,
-    n_jobs: int = 1,
+    n_jobs: int = -1,
     storage: Any = None,
     keras_hypermodel: Any = None,
     verbosity: int = 1,

@@ -268,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--task", choices=["binary", "multiclass", "regression"], help="override the inferred task")
         p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
         p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--n-jobs", type=int, default=1, help="threads per model (-1: all cores)")
+        p.add_argument("--n-jobs", type=int, default=-1,
+                       help="threads per model (default -1: the cores other work leaves free)")
         p.add_argument("--out", help="run directory to write: model, manifest, study, PNG plots "
                        "(run: automl-runs/NAME-TIME by default)")
         p.add_argument("--mlflow", metavar="URI", help="also log to MLflow, e.g. sqlite:///mlflow.db")

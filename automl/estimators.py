@@ -34,7 +34,7 @@ class _AutoMLEstimator(BaseEstimator):
         frameworks: Sequence[str] | None = None,
         device: str = "auto",
         seed: int = 0,
-        n_jobs: int = 1,
+        n_jobs: int = -1,
     ) -> None:
         self.time_budget = time_budget
         self.n_trials = n_trials

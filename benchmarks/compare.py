@@ -124,6 +124,31 @@ def versions() -> dict[str, str]:
 
 
 # -- report -----------------------------------------------------------------------------------
+def source_commit() -> str:
+    """This project's git commit (with ``-dirty`` when the tree has changes), or ``unknown``."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        status = ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"]
+        dirty = subprocess.run(status, cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("-dirty" if dirty else "")
+
+
+def already_run(path: Path, commit: str) -> set[tuple[str, str, float]]:
+    """(system, dataset, budget) of the runs in ``path`` that ``--resume`` skips."""
+    if not path.exists():
+        return set()
+    done = set()
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        peer = row["system"] in SYSTEMS and row["system"] != "automl"
+        if peer or (row.get("commit") == commit and not commit.endswith(("-dirty", "unknown"))):
+            done.add((row["system"], row["dataset"], float(row["budget"])))
+    return done
+
+
 def load_rows(path: Path) -> pd.DataFrame:
     rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
     if not rows:
@@ -171,6 +196,10 @@ def render(path: Path) -> str:
     meta = df.iloc[0]
     runs = ", ".join(sorted(df["invocation"].unique()))
     lines.append(f"Invocation(s) {runs} on {meta.get('machine', '?')}; versions {meta.get('versions', {})}.")
+    if "commit" in df:
+        ours = df.loc[~df.system.isin(["flaml", "autogluon"]), "commit"].dropna()
+        commits = ", ".join(sorted(str(c) for c in ours.unique()))
+        lines.append(f"This project's commit(s): {commits or 'not recorded'}.")
     lines.append("Normalised score: (s - s_constant) / (s_best - s_constant), s_best the best system in this run.")
     lines.append("")
     for budget, g in df.groupby("budget"):
@@ -261,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", type=Path, help="only re-render the report of an existing JSON-lines file")
     ap.add_argument("--automl-options", default="{}", help="JSON: fit's ensemble and search_options (ablations)")
     ap.add_argument("--label", help="name this project's runs (default 'automl'), e.g. for an ablation")
+    ap.add_argument("--resume", action="store_true",
+                    help="skip runs already in --out: a peer's run on the same dataset and budget, this "
+                         "project's run at the same commit (a long run can go on in a later invocation)")
     args = ap.parse_args(argv)
     if args.report:
         print(render(args.report))
@@ -276,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
 
     machine = f"{platform.machine()} {psutil.cpu_count()} cores {psutil.virtual_memory().total / 2**30:.0f} GiB"
     env = versions()
+    commit = source_commit()
+    finished = already_run(out, commit) if args.resume else set()
     total = len(args.budgets) * len(entries) * len(args.systems)
     done = 0
     for budget in args.budgets:
@@ -284,10 +318,14 @@ def main(argv: list[str] | None = None) -> int:
             constant = constant_scores(entry["task"], train, test, entry["target"])
             for system in args.systems:
                 done += 1
+                name = (args.label or system) if system == "automl" else system
+                if (name, entry["name"], budget) in finished:
+                    print(f"[{done}/{total}] {budget:g}s {entry['name']:<20} {name:<10} already in {out.name}")
+                    continue
                 options = args.automl_options if system == "automl" else "{}"
                 record = run_one(system, args.suite, entry["name"], budget, args.seed, options)
-                name = (args.label or system) if system == "automl" else system
                 row = {"invocation": invocation, "machine": machine, "versions": env, "system": name,
+                       "commit": commit,
                        "options": json.loads(options),
                        "dataset": entry["name"], "task": entry["task"], "budget": budget, "constant": constant,
                        **record}

@@ -104,3 +104,24 @@ def test_multiclass_log_loss_lines_labels_up_by_position_not_text_order():
     out = score("multiclass", y, None, proba, classes)
     assert out["accuracy"] == 1.0
     assert out["logloss"] == pytest.approx(-math.log(0.91), rel=1e-6)
+
+
+def test_resume_skips_peers_and_this_projects_runs_at_the_same_clean_commit(tmp_path):
+    from benchmarks.compare import already_run
+
+    path = tmp_path / "runs.jsonl"
+    rows = [
+        {"system": "flaml", "dataset": "iris", "budget": 300, "commit": "old"},
+        {"system": "autogluon", "dataset": "iris", "budget": 300.0},
+        {"system": "automl", "dataset": "iris", "budget": 300, "commit": "abc"},
+        {"system": "automl", "dataset": "adult", "budget": 300, "commit": "old"},
+        {"system": "no-ensemble", "dataset": "adult", "budget": 300, "commit": "abc"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert already_run(path, "abc") == {
+        ("flaml", "iris", 300.0), ("autogluon", "iris", 300.0), ("automl", "iris", 300.0),
+        ("no-ensemble", "adult", 300.0),
+    }
+    # A changed tree is never taken for the commit it started from.
+    assert already_run(path, "abc-dirty") == {("flaml", "iris", 300.0), ("autogluon", "iris", 300.0)}
+    assert already_run(tmp_path / "none.jsonl", "abc") == set()

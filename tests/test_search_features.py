@@ -126,15 +126,15 @@ def test_large_data_searches_on_a_row_sample_and_refits_on_all(monkeypatch):
     assert not any("trials trained on" in m for m in off.messages)
 
 
-@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
-def test_import_makes_openmp_threads_wait_passively_unless_told(given, expected):
+@pytest.mark.parametrize(("given", "expected"), [(None, "10000"), ("300000", "300000")])
+def test_import_shortens_openmp_spinning_unless_told(given, expected):
     import os
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
     if given:
-        env["OMP_WAIT_POLICY"] = given
-    code = "import os, automl; print(os.environ['OMP_WAIT_POLICY'])"
+        env["GOMP_SPINCOUNT"] = given
+    code = "import os, automl; print(os.environ['GOMP_SPINCOUNT'])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == expected
