@@ -37,7 +37,7 @@ FINISH_SECONDS = 0.5
 #: A new trial starts only with at least this many seconds left for it.
 MIN_TRIAL_SECONDS = 0.5
 #: The refit on all rows is predicted from the best trial's fit time, with this safety factor.
-REFIT_SAFETY = 1.5
+REFIT_SAFETY = 1.25
 REFIT_FIXED_SECONDS = 0.25
 #: Row subsampling on large data: when fewer than SUBSAMPLE_MIN_TRIALS trials of the leading
 #: candidate fit in the budget on all training rows, trials train on a sample of them (never under
