@@ -10,7 +10,7 @@ import difflib
 import logging
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,8 @@ from search_spaces import TASKS, Task, canonical_name
 
 logger = logging.getLogger("automl")
 DEVICES = ("auto", "cpu", "cuda")
+#: Fewer rows with a target than this leave nothing to validate on.
+MIN_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,17 @@ def check_frame(df: Any, target: Any) -> None:
             f"df must be a pandas DataFrame, got {type(df).__name__}; "
             "wrap arrays with pd.DataFrame(X).assign(target=y) or read a file with pd.read_csv"
         )
+    if isinstance(df.columns, pd.MultiIndex):
+        raise InputError(
+            f"df has {df.columns.nlevels}-level (MultiIndex) column names; flatten them first, e.g. "
+            "df.columns = ['_'.join(map(str, c)) for c in df.columns]"
+        )
+    try:
+        hash(target)
+    except TypeError as e:
+        raise InputError(
+            f"target must be the name of one column, e.g. target='y', got {type(target).__name__} {target!r}"
+        ) from e
     dupes = df.columns[df.columns.duplicated()].unique().tolist()
     if dupes:
         raise InputError(
@@ -123,26 +136,123 @@ def check_frameworks(frameworks: Any) -> list[str] | None:
 
 def clean_target(df: pd.DataFrame, target: str) -> CleanData:
     y = df[target]
+    _check_target_values(y, target)
     missing = int(y.isna().sum())
     if missing == len(df):
         raise InputError(f"target column {target!r} is entirely missing; choose a column with values")
     frame = df
+    after = ""
     if missing:
         msg = f"dropped {missing:,} of {len(df):,} rows whose target {target!r} is missing"
         warnings.warn(msg, UserWarning, stacklevel=3)
         logger.warning(msg)
         frame = df.loc[y.notna()]
+        after = f" (after dropping {missing:,} rows with a missing target)"
+    if len(frame) < MIN_ROWS:
+        raise InputError(
+            f"df has {len(frame):,} row(s) with a target{after}; at least {MIN_ROWS} are needed to train "
+            "and validate a model: add rows"
+        )
     if frame[target].nunique() < 2:
         value = frame[target].iloc[0]
         raise InputError(
-            f"target column {target!r} has a single value ({value!r}) in all {len(frame):,} rows; "
+            f"target column {target!r} has a single value ({value!r}) in all {len(frame):,} rows{after}; "
             "there is nothing to learn: check the column or add rows of other classes"
         )
+    plain = _plain_target(frame[target])
+    if plain is not None:
+        frame = frame.copy(deep=False)  # the caller's frame keeps its dtype
+        frame[target] = plain
     return CleanData(frame=frame, target=target, dropped_missing_target=missing)
 
 
-def check_features(frame: pd.DataFrame, target: str) -> None:
-    numeric = frame.drop(columns=[target]).select_dtypes(include=[np.number])
+def _check_target_values(y: pd.Series, target: str) -> None:
+    """Targets the models cannot learn: dates, infinities, unhashable objects, mixed types."""
+    if isinstance(y.dtype, pd.PeriodDtype) or pd.api.types.is_datetime64_any_dtype(y) or (
+        pd.api.types.is_timedelta64_dtype(y)
+    ):
+        raise InputError(
+            f"target column {target!r} holds dates or durations ({y.dtype}), which cannot be predicted; "
+            "convert it to a number (e.g. days since a reference date) for regression"
+        )
+    if pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y):
+        if np.isinf(y.to_numpy(dtype=np.float64, na_value=np.nan)).any():
+            raise InputError(
+                f"target column {target!r} contains infinite values; replace or drop those rows "
+                "(rows with a missing target are dropped for you)"
+            )
+        return
+    if y.dtype != object:
+        return
+    values = y.dropna()
+    _check_hashable(values, f"target column {target!r}")
+    kinds = {_value_kind(v) for v in pd.unique(values)}
+    if len(kinds) > 1:
+        raise InputError(
+            f"target column {target!r} mixes value types ({', '.join(sorted(kinds))}); labels must be of one "
+            f"type: convert them, e.g. df[{target!r}].astype(str)"
+        )
+
+
+def _value_kind(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "boolean"
+    if isinstance(value, (int, float, np.number)):
+        return "number"
+    return "string" if isinstance(value, str) else type(value).__name__
+
+
+def _plain_target(y: pd.Series) -> pd.Series | None:
+    """Labels as NumPy values (categorical: used levels only), or None when they are already plain.
+
+    Nullable numbers and booleans (Int64, boolean) would otherwise come back from predict as floats.
+    """
+    if isinstance(y.dtype, pd.CategoricalDtype):
+        return y.cat.remove_unused_categories()
+    numpy_dtype = getattr(y.dtype, "numpy_dtype", None)
+    if isinstance(y.dtype, pd.api.extensions.ExtensionDtype) and numpy_dtype is not None and numpy_dtype.kind in "biuf":
+        return y.astype(numpy_dtype)
+    return None
+
+
+def _check_hashable(values: pd.Series, what: str) -> None:
+    """Values of an object column are scalars: lists, dicts, sets and arrays are refused."""
+    try:
+        pd.unique(values.to_numpy())  # hashes in C: only an unhashable value makes it raise
+        return
+    except TypeError:
+        pass
+    for v in values:
+        if not isinstance(v, Hashable):
+            raise InputError(
+                f"{what} holds {type(v).__name__} values (e.g. {_short(v)}); columns must hold scalars "
+                "(numbers, strings, booleans, dates): flatten it (e.g. pd.json_normalize) or drop it"
+            )
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+#: Feature dtypes the preprocessing cannot read, and how to convert them.
+UNSUPPORTED_DTYPES = (
+    ("durations (timedelta)", pd.api.types.is_timedelta64_dtype, "df[c].dt.total_seconds()"),
+    ("periods", lambda s: isinstance(s.dtype, pd.PeriodDtype), "df[c].dt.to_timestamp()"),
+    ("complex numbers", pd.api.types.is_complex_dtype, "np.real(df[c]) and np.imag(df[c]) as two columns"),
+)
+
+
+def check_features(frame: pd.DataFrame, target: Any) -> None:
+    features = frame.drop(columns=[target])
+    for what, test, fix in UNSUPPORTED_DTYPES:
+        cols = [str(c) for c in features.columns if test(features[c])]
+        if cols:
+            raise InputError(f"columns {cols!r} hold {what}, which the models cannot read; convert them, e.g. {fix}")
+    for col in features.columns:
+        if features[col].dtype == object:
+            _check_hashable(features[col].dropna(), f"column {str(col)!r}")
+    numeric = features.select_dtypes(include=[np.number])
     if numeric.shape[1]:
         values = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
         bad = np.isinf(values).any(axis=0)
@@ -162,6 +272,29 @@ def check_task(task: Task, y: pd.Series) -> None:
         raise InputError(
             f"task='regression' needs a numeric target, got dtype {y.dtype}; use a classification task"
         )
+    if task != "regression" and pd.api.types.is_float_dtype(y):
+        values = y.to_numpy(dtype=np.float64, na_value=np.nan)
+        fractional = values[np.isfinite(values) & (np.floor(values) != values)]
+        if fractional.size:
+            raise InputError(
+                f"target {y.name!r} holds fractional numbers (e.g. {float(fractional[0])!r}) but the task is {task}; "
+                f"class labels must be whole numbers or text: convert them, e.g. df[{y.name!r}].astype(str), "
+                "or pass task='regression'"
+            )
+    if task != "regression":
+        counts = y.value_counts()
+        single = counts.index[counts < 2].tolist()
+        if single:
+            shown = ", ".join(repr(c) for c in single[:5]) + (" ..." if len(single) > 5 else "")
+            hint = (
+                "; the target looks like an identifier or a measurement, not classes"
+                if len(single) > len(counts) / 2 else ""
+            )
+            raise InputError(
+                f"target {y.name!r}: {len(single):,} of {len(counts):,} classes have a single row ({shown}); "
+                "every class needs at least 2 rows, one to train on and one to validate: add rows of "
+                f"those classes or drop them{hint}"
+            )
 
 
 SEARCH_OPTIONS = {
@@ -169,6 +302,7 @@ SEARCH_OPTIONS = {
     "pruner": ("sha", "median", "none"),
     "allocation": ("cost", "sampler"),
     "subsample": (True, False),
+    "cv_repeats": (1, 2, 3, 4, 5),
 }
 
 
@@ -185,7 +319,8 @@ def check_search_options(options: Any, ensemble: Any) -> dict[str, Any]:
         if key not in SEARCH_OPTIONS:
             raise InputError(f"search_options: unknown key {key!r}; known keys: {', '.join(SEARCH_OPTIONS)}")
         allowed = SEARCH_OPTIONS[key]
-        if value not in allowed or (key in ("portfolio", "subsample") and not isinstance(value, bool)):
+        wrong_type = isinstance(value, bool) != (key in ("portfolio", "subsample"))
+        if value not in allowed or wrong_type:
             raise InputError(f"search_options[{key!r}] must be one of {list(allowed)}, got {value!r}")
         out[key] = value
     return out

@@ -34,22 +34,62 @@ class UserError(Exception):
     """A mistake in the command line or the input file: reported without a traceback."""
 
 
-def read_table(path: str) -> pd.DataFrame:
-    """Read CSV (optionally compressed), Parquet or Feather, by file extension."""
+#: Delimiters tried when a CSV file read with commas gives one column whose name holds one of them.
+OTHER_DELIMITERS = (";", "\t", "|")
+COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
+
+
+def read_table(path: str, *, allow_empty: bool = False) -> pd.DataFrame:
+    """Read CSV (optionally compressed), Parquet or Feather, by file extension.
+
+    A CSV that reads as one column whose name holds ``;``, a tab or ``|`` is read again with
+    that delimiter (European and tab-separated exports). A file with no rows is an error unless
+    ``allow_empty`` (predicting on no rows writes no predictions).
+    """
     p = Path(path)
     if not p.exists():
         raise UserError(f"DATA file {path!r} does not exist")
+    if not p.is_file():
+        raise UserError(f"DATA {path!r} is a directory, not a file; pass a CSV, Parquet or Feather file")
     suffixes = [s.lower() for s in p.suffixes]
     try:
         if ".parquet" in suffixes or ".pq" in suffixes:
-            return pd.read_parquet(p)
-        if ".feather" in suffixes:
-            return pd.read_feather(p)
-        return pd.read_csv(p)
+            frame = pd.read_parquet(p)
+        elif ".feather" in suffixes:
+            frame = pd.read_feather(p)
+        else:
+            frame = pd.read_csv(p)
+            if frame.shape[1] == 1:
+                header = str(frame.columns[0])
+                sep = max(OTHER_DELIMITERS, key=header.count)
+                if header.count(sep):
+                    logging.getLogger("automl").info("%s has one comma-separated column: read with %r", p.name, sep)
+                    frame = pd.read_csv(p, sep=sep)
     except ImportError as e:
         raise UserError(f"reading {p.name} needs an extra package: {e} (pip install pyarrow)") from e
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
+    except pd.errors.EmptyDataError as e:
+        raise UserError(f"DATA file {path!r} is empty; it needs a header line and rows") from e
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as e:
         raise UserError(f"could not read {path!r} as a table: {e}") from e
+    if len(frame) == 0:
+        if allow_empty:
+            return frame
+        raise UserError(f"DATA file {path!r} has column names but no rows; it needs rows of data")
+    if not ({".parquet", ".pq", ".feather", *COMPRESSED} & set(suffixes)):
+        _warn_if_truncated(p, frame)
+    return frame
+
+
+def _warn_if_truncated(p: Path, frame: pd.DataFrame) -> None:
+    """A CSV cut off mid-row reads without error (the row's last fields become missing): say so."""
+    with open(p, "rb") as f:
+        f.seek(-1, 2)
+        ends_with_newline = f.read(1) in (b"\n", b"\r")
+    if not ends_with_newline and pd.isna(frame.iloc[-1, -1]):
+        logging.getLogger("automl").warning(
+            "%s does not end with a line break and its last row lacks values: the file looks truncated; "
+            "check it (that row is kept, its missing values are imputed)", p.name,
+        )
 
 
 def demo_frame() -> tuple[pd.DataFrame, str]:
@@ -113,8 +153,9 @@ def _default_out(data: str | None) -> str:
 def _run(df: pd.DataFrame, target: str, args: argparse.Namespace) -> int:
     import automl
 
-    if args.out is not None and Path(args.out).exists() and any(Path(args.out).iterdir()):
-        raise UserError(f"--out {args.out!r} already exists and is not empty; choose a new folder")
+    out = None if args.out is None else Path(args.out)
+    if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"--out {args.out!r} already exists and is not an empty folder; choose a new folder")
     started = time.monotonic()
     result = automl.fit(
         df, target, time_budget=args.time_budget, n_trials=args.n_trials, metric=args.metric,
@@ -175,7 +216,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import automl
 
     result = automl.load(args.run_dir)
-    df = read_table(args.data)
+    df = read_table(args.data, allow_empty=True)
     if args.proba:
         if result.task == "regression":
             raise UserError("--proba is for classification runs; this run is a regression model")

@@ -19,7 +19,7 @@ allow-list (this library's, scikit-learn's, NumPy's and SciPy's), PyTorch weight
 ``weights_only=True``, Keras models in safe mode, XGBoost, LightGBM and CatBoost from their own
 model formats. Loading checks
 every file against the manifest's checksums first, so a tampered or truncated directory is refused
-before anything is deserialised.
+before anything is deserialised, and reads only model files that the manifest checksums.
 """
 
 from __future__ import annotations
@@ -318,7 +318,10 @@ def read_manifest(run: Path) -> dict[str, Any]:
         raise RunDirectoryError(f"{path} is not valid JSON ({e}); the run directory is damaged") from e
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise RunDirectoryError(f"{path} is not an automl run manifest")
-    if manifest.get("format_version", 0) > FORMAT_VERSION:
+    version = manifest.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise RunDirectoryError(f"{path} has format_version {version!r}, not an integer; the manifest was edited")
+    if version > FORMAT_VERSION:
         raise RunDirectoryError(
             f"{run} was written by a newer automl (format {manifest['format_version']}, "
             f"this one reads {FORMAT_VERSION}); upgrade automl-recommender"
@@ -344,15 +347,65 @@ def verify_files(run: Path, manifest: dict[str, Any]) -> None:
             )
 
 
-def load_result(path: str | Path) -> AutoMLResult:
-    """Read a run directory written by :func:`save_result` (checksums first, then the model)."""
-    from automl.metrics import resolve_metric
-    from automl.result import AutoMLResult
-    from recommender import DatasetProfile, HardwareProfile, Recommendation
+def _layout_paths(layout: dict[str, Any], base: str) -> list[tuple[str, bool]]:
+    """The (path, is_folder) pairs a model layout tells the loader to read, relative to the run."""
+    if layout["kind"] == "ensemble":
+        return [p for m in layout["members"] for p in _layout_paths(m, f"{base}/{m['path']}")]
+    spec = layout["estimator"]
+    out = [(f"{base}/{spec['path']}", spec["format"] == "native")]
+    if layout["kind"] == "pipeline":
+        out.append((f"{base}/{layout['preprocess']}", False))
+    return out
 
+
+def verify_layout(manifest: dict[str, Any]) -> None:
+    """The model files the manifest points the loader at are among the checksummed ones."""
+    files = manifest["files"]
+    for rel, folder in _layout_paths(manifest["model"], "model"):
+        listed = any(f.startswith(rel + "/") for f in files) if folder else rel in files
+        if not listed:
+            raise RunDirectoryError(
+                f"the manifest's model layout names {rel!r}, which is not among its checksummed files; "
+                "the manifest was edited: refusing to load it"
+            )
+
+
+def load_result(path: str | Path) -> AutoMLResult:
+    """Read a run directory written by :func:`save_result` (checksums first, then the model).
+
+    A manifest with missing or malformed fields, or a model file that cannot be read, raises
+    :class:`RunDirectoryError` naming the problem.
+    """
     run = Path(path)
     manifest = read_manifest(run)
     verify_files(run, manifest)
+    try:
+        verify_layout(manifest)
+        return _load_result(run, manifest)
+    except RunDirectoryError:
+        raise
+    except ImportError as e:
+        raise RunDirectoryError(f"loading this model needs a framework that is not installed here: {e}") from e
+    except KeyError as e:
+        raise RunDirectoryError(
+            f"{run / MANIFEST} lacks the field {e} or it is malformed; the manifest was edited or damaged"
+        ) from e
+    except Exception as e:
+        raise RunDirectoryError(
+            f"could not load the run in {run} ({type(e).__name__}: {e}); the run directory is damaged "
+            "or was written by an incompatible version"
+        ) from e
+
+
+def _load_result(run: Path, manifest: dict[str, Any]) -> AutoMLResult:
+    """The result held by a run directory whose files were verified."""
+    from automl.metrics import resolve_metric
+    from automl.result import AutoMLResult
+    from recommender import DatasetProfile, HardwareProfile, Recommendation
+    from search_spaces import TASKS
+
+    if manifest.get("task") not in TASKS:
+        raise RunDirectoryError(f"{run / MANIFEST} names task {manifest.get('task')!r}, not one of {', '.join(TASKS)}")
     mine, theirs = versions(), manifest.get("versions", {})
     changed = {k: (theirs[k], mine.get(k)) for k in theirs if k != "python" and theirs[k] != mine.get(k)}
     if changed:
@@ -360,10 +413,7 @@ def load_result(path: str | Path) -> AutoMLResult:
             "the run was saved with other package versions: %s",
             ", ".join(f"{k} {a} (now {b or 'not installed'})" for k, (a, b) in changed.items()),
         )
-    try:
-        model = load_model(run / "model", manifest["model"])
-    except ImportError as e:
-        raise RunDirectoryError(f"loading this model needs a framework that is not installed here: {e}") from e
+    model = load_model(run / "model", manifest["model"])
     study = None
     if manifest.get("study_name") and (run / "study.db").exists():
         study = load_study(run)

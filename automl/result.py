@@ -137,18 +137,36 @@ class AutoMLResult:
                     "or to missing values (pd.to_numeric(..., errors='coerce'))"
                 )
             X = X.assign(**{col: converted})
+        numeric = [c for c in self.feature_columns if pd.api.types.is_numeric_dtype(X[c].dtype)
+                   and not pd.api.types.is_bool_dtype(X[c].dtype)]
+        if numeric:
+            values = X[numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+            bad = np.isinf(values).any(axis=0)
+            if bad.any():
+                cols = [c for c, b in zip(numeric, bad, strict=True) if b]
+                raise InputError(
+                    f"columns {cols!r} contain infinite values; replace them, e.g. "
+                    "df.replace([np.inf, -np.inf], np.nan), and missing values are handled for you"
+                )
         return X
 
     def predict(self, df: pd.DataFrame) -> pd.Series:
         """Predictions in the original label values (classification) or units (regression)."""
-        pred = self.best_model.predict(self._features(df))
+        X = self._features(df)
+        if len(X) == 0:  # scikit-learn refuses 0 rows; an empty frame has an empty answer
+            labels = pd.Series([], dtype=np.float64) if self.classes_ is None else pd.Series(self.classes_)
+            return labels.iloc[:0].set_axis(df.index).rename(self.profile.target)
+        pred = self.best_model.predict(X)
         return pd.Series(pred, index=df.index, name=self.profile.target)
 
     def predict_proba(self, df: pd.DataFrame) -> pd.DataFrame:
         """Class probabilities: one column per class, named by the original label values."""
         if self.task == "regression":
             raise InputError("predict_proba is for classification; this result is a regression model")
-        proba = self.best_model.predict_proba(self._features(df))
+        X = self._features(df)
+        if len(X) == 0:
+            return pd.DataFrame(np.empty((0, len(self.classes_))), index=df.index, columns=list(self.classes_))
+        proba = self.best_model.predict_proba(X)
         return pd.DataFrame(proba, index=df.index, columns=list(self.classes_))
 
     # -- persistence, export, plots ------------------------------------------------------------------

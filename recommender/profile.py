@@ -206,6 +206,16 @@ def infer_task(y: pd.Series) -> tuple[Task, str]:
         and n_unique <= 0.05 * len(values)
     ):
         return "multiclass", f"{n_unique} distinct integer values; pass task='regression' to override"
+    if n_unique <= MAX_CLASSES_NUMERIC_TARGET:
+        # Few distinct values that are fractional (0.5, 1.5, ...) or too many for the row count are
+        # read as measurements; ratings and grades are classes only when the caller says so.
+        how = (
+            "pass task='multiclass'" if _is_integral(values)
+            else f"convert them to text labels (df[{y.name!r}].astype(str))"
+        )
+        return "regression", (
+            f"numeric with only {n_unique} distinct values, read as a quantity; {how} to treat them as classes"
+        )
     return "regression", f"numeric with {n_unique:,} distinct values"
 
 
@@ -227,6 +237,7 @@ def profile_dataset(
     imbalance = 1.0
     if task != "regression":
         counts = y.value_counts(dropna=True)
+        counts = counts[counts > 0]  # a categorical target's unused levels are not classes
         class_counts = {str(k): int(v) for k, v in counts.items()}
         if len(counts):
             imbalance = float(counts.max() / counts.min())
