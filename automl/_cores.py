@@ -5,7 +5,8 @@ wait for each other. On idle cores that is the fast choice; when another process
 a thread that spins waits for one that is not scheduled, and a trial takes many times longer
 (``benchmarks/omp_threads.py`` measures both). So with ``n_jobs=-1`` each model gets the cores no
 other process was using since the previous model started, measured from CPU times without waiting,
-and never fewer than one.
+and never fewer than one. Processes running at a lower priority (``nice``) do not count: the
+scheduler gives their cores to ours.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class CoreBudget:
         import psutil
 
         machine = psutil.cpu_times()
-        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        # Niced processes ("nice") yield their cores to ours, and guest time is already in "user".
+        busy = sum(getattr(machine, f, 0.0) for f in ("user", "system", "irq", "softirq", "steal"))
         own = psutil.Process().cpu_times()
         ours = own.user + own.system + own.children_user + own.children_system
         return time.monotonic(), busy, ours

@@ -13,6 +13,10 @@ logger = logging.getLogger("automl")
 #: Up to this many rows, 5-fold cross-validation; up to CV3_MAX_ROWS, 3-fold; above, a holdout.
 CV5_MAX_ROWS = 1_000
 CV3_MAX_ROWS = 10_000
+#: Up to CV5_MAX_ROWS rows the 5 folds are drawn this many times over: on a few hundred rows one
+#: partition's noise is large next to the differences between good configurations, and the best of
+#: hundreds of trials is the one that fitted that partition's noise best.
+CV5_REPEATS = 3
 HOLDOUT_FRACTION = 0.2
 HOLDOUT_MAX_ROWS = 20_000
 
@@ -22,6 +26,7 @@ class Resampling:
     kind: str  # "cv" or "holdout"
     splits: tuple[tuple[np.ndarray, np.ndarray], ...]
     stratified: bool
+    repeats: int = 1
 
     @property
     def n_splits(self) -> int:
@@ -30,7 +35,8 @@ class Resampling:
     def describe(self) -> str:
         strat = "stratified " if self.stratified else ""
         if self.kind == "cv":
-            return f"{strat}{self.n_splits}-fold cross-validation"
+            folds = f"{strat}{self.n_splits // self.repeats}-fold cross-validation"
+            return folds if self.repeats == 1 else f"{folds}, repeated {self.repeats} times"
         tr, va = self.splits[0]
         return f"{strat}holdout ({len(tr):,} train / {len(va):,} validation rows)"
 
@@ -40,17 +46,18 @@ class Resampling:
         return len(tr) / (len(tr) + len(va))
 
 
-def fits_per_trial(n_rows: int) -> float:
+def fits_per_trial(n_rows: int, repeats: int = CV5_REPEATS) -> float:
     """How many full-data fits one trial costs under the validation plan for ``n_rows`` rows."""
     if n_rows <= CV5_MAX_ROWS:
-        return 4.0
+        return 4.0 * repeats
     if n_rows <= CV3_MAX_ROWS:
         return 2.0
     return 1.0 - min(HOLDOUT_FRACTION, HOLDOUT_MAX_ROWS / n_rows)
 
 
-def make_resampling(y: pd.Series, classification: bool, seed: int) -> Resampling:
-    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+def make_resampling(y: pd.Series, classification: bool, seed: int, repeats: int = CV5_REPEATS) -> Resampling:
+    """The validation plan for target ``y``; ``repeats``: how often 5-fold CV is drawn on small data."""
+    from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold, train_test_split
 
     n = len(y)
     min_class = int(y.value_counts().min()) if classification else 0
@@ -63,10 +70,11 @@ def make_resampling(y: pd.Series, classification: bool, seed: int) -> Resampling
                 k = min_class
             else:
                 logger.warning("a class has a single row: folds cannot be stratified")
-        cv_class = StratifiedKFold if stratified else KFold
-        cv = cv_class(k, shuffle=True, random_state=seed)
+        repeats = repeats if n <= CV5_MAX_ROWS else 1
+        cv_class = RepeatedStratifiedKFold if stratified else RepeatedKFold
+        cv = cv_class(n_splits=k, n_repeats=repeats, random_state=seed)
         splits = tuple((np.asarray(tr), np.asarray(va)) for tr, va in cv.split(np.zeros(n), y if stratified else None))
-        return Resampling("cv", splits, stratified)
+        return Resampling("cv", splits, stratified, repeats)
     size = min(HOLDOUT_FRACTION, HOLDOUT_MAX_ROWS / n)
     stratified = classification and min_class >= 2
     idx = np.arange(n)

@@ -480,7 +480,7 @@ class Search:
     # -- ensemble -----------------------------------------------------------------------------
     def _try_ensemble(self, study: optuna.Study, outcome: SearchOutcome) -> None:
         """Replace the single best model by a greedy ensemble when it validates better and fits in time."""
-        from automl._ensemble import WeightedEnsemble, greedy_selection
+        from automl._ensemble import WeightedEnsemble, greedy_selection, score_predictions
 
         if len(self._oof) < 2 or outcome.best_trial is None:
             return
@@ -488,6 +488,11 @@ class Search:
         preds = {n: p for n, (_, p, _) in self._oof.items()}
         weights, score = greedy_selection(preds, y_eval, self.scorer, self._classes)
         best_value = float(outcome.best_trial.value)  # type: ignore[arg-type]
+        # Compare like with like: the ensemble is scored on all out-of-fold rows pooled, the trial's
+        # value is a mean over folds (for RMSE the pooled score is never the better of the two).
+        best_number = outcome.best_trial.number
+        if best_number in preds:
+            best_value = score_predictions(self.scorer, preds[best_number], y_eval, self._classes)
         if len(weights) < 2 or score <= best_value:
             logger.info("ensemble selection kept the single best model (ensemble %.5g)", self.metric.display(score))
             return

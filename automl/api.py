@@ -11,7 +11,7 @@ import pandas as pd
 
 from automl import _validation as v
 from automl._progress import log_output
-from automl._resampling import fits_per_trial, make_resampling
+from automl._resampling import CV5_REPEATS, fits_per_trial, make_resampling
 from automl._search import Search, SearchSettings
 from automl.errors import InputError
 from automl.metrics import resolve_metric
@@ -34,6 +34,7 @@ def profile(df: pd.DataFrame, target: str, *, task: Task | None = None) -> Datas
     """Profile a dataset for predicting ``target``: column kinds, missing values, task, classes."""
     v.check_frame(df, target)
     v.check_arguments(time_budget=1, n_trials=None, task=task, device="auto", n_jobs=1, seed=0)
+    v.check_features(df, target)
     return profile_dataset(df, target, task=task)
 
 
@@ -56,6 +57,7 @@ def recommend(
     v.check_arguments(time_budget=time_budget, n_trials=None, task=task, device=device, n_jobs=1, seed=0)
     names = v.check_frameworks(frameworks)
     clean = v.clean_target(df, target)
+    v.check_features(clean.frame, target)
     prof = profile_dataset(clean.frame, target, task=task)
     return recommend_frameworks(
         prof, detect_hardware(), time_budget=time_budget, frameworks=names, device=device,  # type: ignore[arg-type]
@@ -94,7 +96,8 @@ def fit(
     validates better. ``search_options`` switches the search's features, mainly to measure them:
     ``portfolio`` (bool, warm-start configurations first), ``pruner`` ("sha", "median", "none") and
     ``allocation`` ("cost": the next framework by estimated cost for improvement; "sampler": TPE's)
-    and ``subsample`` (bool: on large data, trials train on a sample of the rows; the refit uses all).
+    , ``subsample`` (bool: on large data, trials train on a sample of the rows; the refit uses all)
+    and ``cv_repeats`` (1-5, default 3: how often 5-fold cross-validation is drawn on up to 1,000 rows).
     """
     if verbosity not in (0, 1, 2):
         raise InputError(f"verbosity must be 0, 1 or 2, got {verbosity!r}")
@@ -127,6 +130,7 @@ def _fit(
 ) -> AutoMLResult:
     started = time.monotonic()
     options = v.check_search_options(search_options, ensemble)
+    repeats = options.pop("cv_repeats", CV5_REPEATS)
     v.check_frame(df, target)
     df, target = v.string_columns(df, target)
     v.check_arguments(time_budget=time_budget, n_trials=n_trials, task=task, device=device, n_jobs=n_jobs, seed=seed)
@@ -149,7 +153,7 @@ def _fit(
         adapters["keras"] = KerasAdapter(hypermodel=keras_hypermodel)
     rec = recommend_frameworks(
         prof, hw, time_budget=time_budget, frameworks=names, device=device,  # type: ignore[arg-type]
-        fits_per_trial=fits_per_trial(prof.n_rows), include=tuple(adapters),
+        fits_per_trial=fits_per_trial(prof.n_rows, repeats), include=tuple(adapters),
     )
     if not rec.candidates:
         reasons = "; ".join(f"{e.framework}: {e.reason}" for e in rec.excluded)
@@ -163,7 +167,7 @@ def _fit(
         )
     X = clean.frame[list(spec.columns)]
     y = clean.frame[target]
-    resampling = make_resampling(y, spec.is_classification, seed)
+    resampling = make_resampling(y, spec.is_classification, seed, repeats)
     logger.info(
         "%s task, %d rows x %d features; %s; metric %s; candidates: %s",
         prof.task, prof.n_rows, prof.n_features, resampling.describe(), chosen_metric.name,

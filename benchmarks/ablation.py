@@ -31,9 +31,12 @@ VARIANTS: dict[str, dict] = {
     "tpe-allocation": {"allocation": "sampler"},
     "no-boosters": {"uninstalled": NEW_FRAMEWORKS},
     "no-subsample": {"subsample": False},
+    "no-cv-repeats": {"cv_repeats": 1},
 }
 #: Row subsampling only acts on large data: its variant runs on the suite's large datasets.
 SUBSAMPLE_DATASETS = ["adult", "diamonds", "california_houses"]
+#: Repeated cross-validation only acts on data up to 1,000 rows.
+SMALL_DATASETS = ["iris", "breast_cancer", "diabetes", "penguins", "hitters", "credit_g"]
 
 
 def deltas(path) -> str:
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         print(deltas(out))
         return 0
     for name in args.variants:
-        datasets = args.datasets or (SUBSAMPLE_DATASETS if name == "no-subsample" else None)
+        datasets = args.datasets or {"no-subsample": SUBSAMPLE_DATASETS, "no-cv-repeats": SMALL_DATASETS}.get(name)
         argv_ = ["--budgets", str(args.budget), "--systems", "automl", "--label", name, "--suite", args.suite,
                  "--automl-options", json.dumps(VARIANTS[name]), "--out", str(out)]
         if datasets:

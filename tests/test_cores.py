@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -45,15 +46,29 @@ def test_minus_one_never_goes_below_one_thread():
     assert budget.threads() == 1
 
 
-@pytest.mark.skipif(available_cores() < 2, reason="needs two cores: one for the other process, one left free")
-def test_a_process_spinning_on_one_core_takes_one_thread_away():
+def spin(*prefix: str) -> subprocess.Popen:
+    return subprocess.Popen([*prefix, sys.executable, "-c", "while True: pass"])
+
+
+def threads_while(spinner: subprocess.Popen) -> tuple[int, int]:
     budget = CoreBudget(-1)
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.5)
         budget.others_busy()
         time.sleep(1.0)
-        assert budget.threads() == budget.cores - 1
+        return budget.threads(), budget.cores
     finally:
         spinner.kill()
         spinner.wait()
+
+
+@pytest.mark.skipif(available_cores() < 2, reason="needs two cores: one for the other process, one left free")
+def test_a_process_spinning_on_one_core_takes_one_thread_away():
+    threads, cores = threads_while(spin())
+    assert threads == cores - 1
+
+
+@pytest.mark.skipif(available_cores() < 2 or shutil.which("nice") is None, reason="needs two cores and nice(1)")
+def test_a_niced_process_takes_no_thread_away():
+    threads, cores = threads_while(spin("nice", "-n", "19"))
+    assert threads == cores
