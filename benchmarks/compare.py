@@ -124,27 +124,50 @@ def versions() -> dict[str, str]:
 
 
 # -- report -----------------------------------------------------------------------------------
+#: The paths whose content is "this project" for --resume: a commit that changes only benchmarks,
+#: results or docs runs the same system.
+CODE_PATHS = ("automl", "search_spaces", "recommender", "pyproject.toml")
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+
 def source_commit() -> str:
-    """This project's git commit (with ``-dirty`` when the tree has changes), or ``unknown``."""
+    """This project's git commit (with ``-dirty`` when its code has uncommitted changes), or ``unknown``."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        status = ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"]
-        dirty = subprocess.run(status, cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("-dirty" if dirty else "")
 
 
+def code_version(commit: str) -> str | None:
+    """The git trees of CODE_PATHS at ``commit`` (None for a dirty or unknown one)."""
+    if commit.endswith(("-dirty", "unknown")):
+        return None
+    try:
+        return _git("rev-parse", *(f"{commit}:{p}" for p in CODE_PATHS)).replace("\n", " ")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def already_run(path: Path, commit: str) -> set[tuple[str, str, float]]:
-    """(system, dataset, budget) of the runs in ``path`` that ``--resume`` skips."""
+    """(system, dataset, budget) of the runs in ``path`` that ``--resume`` skips: the peers' runs, and
+    this project's runs at a commit whose code is the same as ``commit``'s."""
     if not path.exists():
         return set()
+    mine = code_version(commit)
+    versions: dict[str, str | None] = {}
     done = set()
     for line in path.read_text().splitlines():
         row = json.loads(line)
         peer = row["system"] in SYSTEMS and row["system"] != "automl"
-        if peer or (row.get("commit") == commit and not commit.endswith(("-dirty", "unknown"))):
+        theirs = row.get("commit")
+        if theirs is not None and theirs not in versions:
+            versions[theirs] = code_version(theirs)
+        if peer or (mine is not None and theirs is not None and versions[theirs] == mine):
             done.add((row["system"], row["dataset"], float(row["budget"])))
     return done
 
@@ -292,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--label", help="name this project's runs (default 'automl'), e.g. for an ablation")
     ap.add_argument("--resume", action="store_true",
                     help="skip runs already in --out: a peer's run on the same dataset and budget, this "
-                         "project's run at the same commit (a long run can go on in a later invocation)")
+                         "project's run at a commit with the same code (a long run can go on later)")
     args = ap.parse_args(argv)
     if args.report:
         print(render(args.report))

@@ -106,9 +106,12 @@ def test_multiclass_log_loss_lines_labels_up_by_position_not_text_order():
     assert out["logloss"] == pytest.approx(-math.log(0.91), rel=1e-6)
 
 
-def test_resume_skips_peers_and_this_projects_runs_at_the_same_clean_commit(tmp_path):
-    from benchmarks.compare import already_run
+def test_resume_skips_peers_and_this_projects_runs_with_the_same_code(tmp_path, monkeypatch):
+    from benchmarks import compare
 
+    # Commits "abc" and "docs" hold the same code (a docs-only commit); "old" holds other code.
+    code = {"abc": "tree1", "docs": "tree1", "old": "tree0"}
+    monkeypatch.setattr(compare, "code_version", lambda commit: code.get(commit))
     path = tmp_path / "runs.jsonl"
     rows = [
         {"system": "flaml", "dataset": "iris", "budget": 300, "commit": "old"},
@@ -118,10 +121,23 @@ def test_resume_skips_peers_and_this_projects_runs_at_the_same_clean_commit(tmp_
         {"system": "no-ensemble", "dataset": "adult", "budget": 300, "commit": "abc"},
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert already_run(path, "abc") == {
+    expected = {
         ("flaml", "iris", 300.0), ("autogluon", "iris", 300.0), ("automl", "iris", 300.0),
         ("no-ensemble", "adult", 300.0),
     }
-    # A changed tree is never taken for the commit it started from.
-    assert already_run(path, "abc-dirty") == {("flaml", "iris", 300.0), ("autogluon", "iris", 300.0)}
-    assert already_run(tmp_path / "none.jsonl", "abc") == set()
+    assert compare.already_run(path, "abc") == expected
+    assert compare.already_run(path, "docs") == expected
+    # A tree with uncommitted code changes is never taken for any commit.
+    assert compare.already_run(path, "abc-dirty") == {("flaml", "iris", 300.0), ("autogluon", "iris", 300.0)}
+    assert compare.already_run(tmp_path / "none.jsonl", "abc") == set()
+
+
+def test_code_version_follows_the_code_not_the_commit():
+    from benchmarks import compare
+
+    try:
+        head = compare._git("rev-parse", "HEAD")
+    except Exception:
+        pytest.skip("not a git checkout")
+    assert compare.code_version(head) == compare.code_version(head[:10]) is not None
+    assert compare.code_version(head + "-dirty") is None
