@@ -13,8 +13,6 @@ import math
 import sys
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +21,7 @@ import optuna
 import pandas as pd
 
 from automl._cores import CoreBudget
+from automl._folds import fit_folds
 from automl._progress import Progress
 from automl._pruning import PerFrameworkPruner
 from automl._resampling import Resampling
@@ -86,15 +85,6 @@ class SearchOutcome:
     #: Members of the ensemble that replaced the single best model, if one validated better.
     ensemble: list[dict[str, Any]] = field(default_factory=list)
     ensemble_score: float | None = None
-
-
-@contextmanager
-def _quiet_folds() -> Iterator[None]:
-    """Silence warnings that are expected inside validation folds (handled by design)."""
-    with warnings.catch_warnings():
-        # Categories first seen in a validation fold are encoded as unknown on purpose.
-        warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
-        yield
 
 
 class Search:
@@ -286,54 +276,24 @@ class Search:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at step {step} (intermediate value {value:.4g})")
 
-        from sklearn.base import clone
-
-        scores: list[float] = []
-        truncated = False
-        first_model = None
-        started = time.monotonic()
-        oof: list[np.ndarray] = []
-        for k, (tr, va) in enumerate(self.resampling.splits):
-            model = clone(estimator)
-            with fit_budget(deadline, report if k == 0 else None), self._threads(), _quiet_folds():
-                model.fit(self.X.iloc[tr], self.y.iloc[tr])
-                score = float(self.scorer(model, self.X.iloc[va], self.y.iloc[va]))
-                if self._keep_oof:
-                    oof.append(self._predictions(model, self.X.iloc[va]))
-            if not math.isfinite(score):
-                raise ValueError(f"the {self.metric.name} score is {score} (non-finite predictions)")
-            scores.append(score)
-            truncated = truncated or bool(getattr(model[-1], "truncated_", False))
-            if k == 0:
-                first_model = model
-                first_seconds = time.monotonic() - started
-            if time.monotonic() >= deadline and k + 1 < self.resampling.n_splits:
-                truncated = True
-                break
-        elapsed = time.monotonic() - started
-        value = float(np.mean(scores))
-        trial.set_user_attr("fit_seconds", round(elapsed, 4))
-        trial.set_user_attr("folds", len(scores))
-        trial.set_user_attr("truncated", truncated)
+        folds = fit_folds(
+            estimator, self.X, self.y, self.resampling.splits, self.scorer, deadline=deadline, report=report,
+            n_threads=self._n_threads, classes=self._classes, keep_oof=self._keep_oof, metric_name=self.metric.name,
+        )
+        value, first_model, first_seconds = folds.value, folds.first_model, folds.first_seconds
+        trial.set_user_attr("fit_seconds", round(folds.elapsed, 4))
+        trial.set_user_attr("folds", len(folds.scores))
+        trial.set_user_attr("truncated", folds.truncated)
         trial.set_user_attr("fold_seconds", round(first_seconds, 4))
+        oof = folds.oof
         complete = len(oof) == self.resampling.n_splits and all(p is not None for p in oof)
-        if self._keep_oof and complete and not truncated:
-            self._remember_oof(trial.number, value, np.concatenate(oof), first_seconds)
+        if self._keep_oof and complete and not folds.truncated:
+            self._remember_oof(trial.number, value, np.concatenate(oof), first_seconds)  # type: ignore[arg-type]
         if value > self._best_value:
             self._best_value = value
             self._best_model = first_model
             self._best_fold_seconds = first_seconds
         return value
-
-    def _predictions(self, model: Any, X: pd.DataFrame) -> np.ndarray | None:
-        if self._classes is None:
-            return np.asarray(model.predict(X), dtype=np.float64)
-        if list(model.classes_) != list(self._classes):
-            return None  # a fold missed a class: its probabilities do not line up
-        proba = np.asarray(model.predict_proba(X), dtype=np.float64)
-        # float32 probabilities (XGBoost, the networks) sum to 1 only to float32 precision; as
-        # float64 they trip scikit-learn's "y_prob values do not sum to one" check in log loss.
-        return proba / proba.sum(axis=1, keepdims=True)
 
     def _remember_oof(self, number: int, value: float, pred: np.ndarray, fold_seconds: float) -> None:
         self._oof[number] = (value, pred, fold_seconds)

@@ -1,0 +1,108 @@
+"""One trial's work: fit a configuration on each resampling split and score it.
+
+Kept apart from the study so that the same code runs in the search's process and in the child
+process of :mod:`automl._isolation` (where a trial can be stopped at its deadline or memory cap).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from search_spaces import fit_budget
+from search_spaces._budget import Reporter
+
+
+@dataclass
+class FoldsResult:
+    """What the fold loop measured: the mean score and what the search keeps of the trial."""
+
+    scores: list[float]
+    truncated: bool
+    elapsed: float
+    first_seconds: float
+    first_model: Any = None
+    #: Out-of-fold predictions in split order (``None`` when not kept or not aligned).
+    oof: list[np.ndarray | None] = field(default_factory=list)
+
+    @property
+    def value(self) -> float:
+        return float(np.mean(self.scores))
+
+
+@contextmanager
+def quiet_folds() -> Iterator[None]:
+    """Silence warnings that are expected inside validation folds (handled by design)."""
+    with warnings.catch_warnings():
+        # Categories first seen in a validation fold are encoded as unknown on purpose.
+        warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
+        yield
+
+
+def predictions(model: Any, X: pd.DataFrame, classes: np.ndarray | None) -> np.ndarray | None:
+    """Predictions for ensembling: values (regression) or normalised class probabilities."""
+    if classes is None:
+        return np.asarray(model.predict(X), dtype=np.float64)
+    if list(model.classes_) != list(classes):
+        return None  # a fold missed a class: its probabilities do not line up
+    proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+    # float32 probabilities (XGBoost, the networks) sum to 1 only to float32 precision; as
+    # float64 they trip scikit-learn's "y_prob values do not sum to one" check in log loss.
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+def fit_folds(
+    estimator: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    scorer: Any,
+    *,
+    deadline: float,
+    report: Reporter | None,
+    n_threads: int,
+    classes: np.ndarray | None,
+    keep_oof: bool,
+    metric_name: str,
+) -> FoldsResult:
+    """Fit a clone of ``estimator`` per split under ``deadline`` (monotonic) and score it.
+
+    The first split's fit reports intermediate scores to ``report`` (which may raise
+    ``optuna.TrialPruned``); folds after the deadline are skipped and the result is marked
+    truncated. A non-finite score raises ``ValueError``: the trial fails with that reason.
+    """
+    from sklearn.base import clone
+    from threadpoolctl import threadpool_limits
+
+    scores: list[float] = []
+    oof: list[np.ndarray | None] = []
+    truncated = False
+    first_model = None
+    first_seconds = 0.0
+    started = time.monotonic()
+    for k, (tr, va) in enumerate(splits):
+        model = clone(estimator)
+        with fit_budget(deadline, report if k == 0 else None), threadpool_limits(limits=n_threads), quiet_folds():
+            model.fit(X.iloc[tr], y.iloc[tr])
+            score = float(scorer(model, X.iloc[va], y.iloc[va]))
+            if keep_oof:
+                oof.append(predictions(model, X.iloc[va], classes))
+        if not math.isfinite(score):
+            raise ValueError(f"the {metric_name} score is {score} (non-finite predictions)")
+        scores.append(score)
+        truncated = truncated or bool(getattr(model[-1] if hasattr(model, "steps") else model, "truncated_", False))
+        if k == 0:
+            first_model = model
+            first_seconds = time.monotonic() - started
+        if time.monotonic() >= deadline and k + 1 < len(splits):
+            truncated = True
+            break
+    return FoldsResult(scores, truncated, time.monotonic() - started, first_seconds, first_model, oof)
