@@ -22,7 +22,7 @@ from typing import Any
 
 os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
-from automl.api import fit, hardware, load, profile, recommend
+from automl.api import fit, hardware, load, profile, recommend, resume, work
 from automl.errors import InputError, NotFittedError
 from automl.result import AutoMLResult
 
@@ -37,6 +37,8 @@ __all__ = [
     "load",
     "profile",
     "recommend",
+    "resume",
+    "work",
 ]
 
 

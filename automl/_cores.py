@@ -22,6 +22,42 @@ BUSY_CORE_SHARE = 0.6
 #: The first measurement, before any model ran, samples this long.
 FIRST_SAMPLE_SECONDS = 0.1
 
+#: Child processes that run our models (``automl._isolation``): their CPU time, and their own
+#: children's, is ours. ``cpu_times().children_*`` covers a child only once it has exited and been
+#: reaped, so without this a live trial process would look like another process keeping a core busy.
+_WORKERS: set[int] = set()
+
+
+def adopt(pid: int) -> None:
+    """Count the process ``pid`` (and its children) as this process's own work."""
+    _WORKERS.add(pid)
+
+
+def release(pid: int) -> None:
+    """Stop counting ``pid`` as ours (call before it is reaped: its time then moves to children_*)."""
+    _WORKERS.discard(pid)
+
+
+def _workers_cpu_seconds() -> float:
+    """CPU seconds of the adopted processes that are alive, their children included."""
+    import psutil
+
+    total = 0.0
+    for pid in list(_WORKERS):
+        try:
+            proc = psutil.Process(pid)
+            t = proc.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+            for kid in proc.children(recursive=True):
+                try:
+                    k = kid.cpu_times()
+                except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                    continue
+                total += k.user + k.system
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return total
+
 
 def available_cores() -> int:
     """Cores this process may run on (its CPU affinity where the OS has one)."""
@@ -50,7 +86,7 @@ class CoreBudget:
         # Niced processes ("nice") yield their cores to ours, and guest time is already in "user".
         busy = sum(getattr(machine, f, 0.0) for f in ("user", "system", "irq", "softirq", "steal"))
         own = psutil.Process().cpu_times()
-        ours = own.user + own.system + own.children_user + own.children_system
+        ours = own.user + own.system + own.children_user + own.children_system + _workers_cpu_seconds()
         return time.monotonic(), busy, ours
 
     def others_busy(self) -> float:

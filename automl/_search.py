@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import socket
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +24,13 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from automl import _study
 from automl._cores import CoreBudget
 from automl._folds import fit_folds
 from automl._progress import Progress
 from automl._pruning import PerFrameworkPruner
 from automl._resampling import Resampling
+from automl.errors import InputError
 from automl.metrics import Metric
 from recommender import Recommendation
 from search_spaces import Config, FeatureSpec, FrameworkAdapter, fit_budget, get_adapter
@@ -51,6 +57,21 @@ ENSEMBLE_CANDIDATES = 15
 MAX_OOF_VALUES = 5_000_000
 
 
+#: Words in an error that mark it as the GPU's (CUDA out of memory, a driver fault): the trial is run again on the CPU.
+GPU_ERROR_WORDS = ("cuda", "gpu", "cudnn", "cublas", "nccl", "device-side", "out of memory", "resourceexhausted")
+
+
+def _is_gpu_error(error: BaseException) -> bool:
+    text = f"{type(error).__name__} {error}".lower()
+    return any(word in text for word in GPU_ERROR_WORDS)
+
+
+_WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+_FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+#: The seconds searched are written to a persistent study at most this often.
+USED_EVERY_SECONDS = 2.0
+
+
 @dataclass
 class SearchSettings:
     time_budget: float
@@ -67,6 +88,18 @@ class SearchSettings:
     pruner: str = "sha"  # "sha" (successive halving), "median" or "none", per framework
     allocation: str = "cost"  # "cost" (estimated cost for improvement) or "sampler" (TPE picks)
     subsample: bool = True  # search on a sample of a large holdout's training rows, refit on all
+    #: "process": each trial runs in a child process that is killed at the trial's deadline or memory cap.
+    isolation: str = "none"
+    #: Seconds one trial may run (None: until the search's deadline); learners stop at it, isolated trials are killed.
+    trial_timeout: float | None = None
+    #: With isolation="process": a trial's process is killed above this resident memory (None: 80% of free RAM).
+    memory_limit_mb: float | None = None
+    #: The run's specification, written into a new study (and read back by resume and workers).
+    spec: dict[str, Any] | None = None
+    #: The study's framework choices in their fixed order (default: the recommendation's).
+    frameworks: list[str] | None = None
+    #: A worker runs trials of another process's study until it finishes; no refit, no result.
+    worker: bool = False
 
     @property
     def deadline(self) -> float:
@@ -85,6 +118,57 @@ class SearchOutcome:
     #: Members of the ensemble that replaced the single best model, if one validated better.
     ensemble: list[dict[str, Any]] = field(default_factory=list)
     ensemble_score: float | None = None
+    #: A worker's trials by state.
+    worker_summary: dict[str, Any] = field(default_factory=dict)
+
+
+class Interrupts:
+    """Ctrl-C during a search: the first stops it (abandoning the running trial), the second aborts.
+
+    Installed as the SIGINT handler while the search runs (main thread only). The first Ctrl-C
+    raises KeyboardInterrupt only while a trial or the refit runs (``armed``); between trials it
+    only asks the loop to stop. The second raises wherever the program is.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.armed = False
+        self._previous: Any = None
+
+    @property
+    def aborted(self) -> bool:
+        return self.count >= 2
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        if self.count >= 2:
+            raise KeyboardInterrupt
+        logger.warning("Ctrl-C: stopping the search and keeping the best model so far (press Ctrl-C again to abort)")
+        if self.armed:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> Interrupts:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    @contextmanager
+    def arm(self) -> Iterator[None]:
+        self.armed = True
+        try:
+            yield
+        finally:
+            self.armed = False
 
 
 class Search:
@@ -110,7 +194,7 @@ class Search:
         self.resampling = self._subsample(resampling) if settings.subsample else resampling
         #: A fit on all rows costs this many times a trial's fit on its training rows.
         self._refit_factor = len(X) / len(self.resampling.splits[0][0])
-        self.frameworks = recommendation.frameworks
+        self.frameworks = list(settings.frameworks or recommendation.frameworks)
         given = adapters or {}
         self.adapters = {f: given.get(f) or get_adapter(f) for f in self.frameworks}
         self._best_value = -math.inf
@@ -127,6 +211,13 @@ class Search:
         self._queue: list[Config] = []
         self._cores = CoreBudget(settings.n_jobs, messages=self.messages)
         self._n_threads = self._cores.threads()
+        self._best_number: int | None = None  # the best trial known (this process's or another's)
+        self._model_number: int | None = None  # the trial whose first-fold model _best_model is
+        self._interrupts = Interrupts()
+        self._devices: dict[str, str] = {}  # frameworks moved to the CPU after a GPU error
+        self._trial_process: Any = None  # automl._isolation.TrialProcess, with isolation="process"
+        self._used_before = 0.0  # seconds searched in earlier sessions of a resumed study
+        self._used_saved = 0.0
 
     def _make_allocator(self) -> Any:
         if self.settings.allocation == "sampler" or len(self.frameworks) < 2:
@@ -143,10 +234,17 @@ class Search:
         tr, va = resampling.splits[0]
         if resampling.kind != "holdout" or not self.recommendation.candidates:
             return resampling
+        recorded = self.settings.spec or {}
         per_trial = self.recommendation.best.seconds_per_trial
         fit = self.settings.time_budget / max(per_trial, 1e-3)
         rows = max(SUBSAMPLE_MIN_ROWS, int(len(tr) * fit / SUBSAMPLE_MIN_TRIALS))
-        if fit >= SUBSAMPLE_MIN_TRIALS or rows >= len(tr):
+        if "subsample_rows" in recorded:  # a resumed study or a worker: the study's own sample
+            rows = recorded["subsample_rows"] or len(tr)
+        elif fit >= SUBSAMPLE_MIN_TRIALS or rows >= len(tr):
+            rows = len(tr)
+        if self.settings.spec is not None:
+            self.settings.spec["subsample_rows"] = rows if rows < len(tr) else None
+        if rows >= len(tr):
             return resampling
         from sklearn.model_selection import train_test_split
 
@@ -171,7 +269,7 @@ class Search:
     # -- time ---------------------------------------------------------------------------------
     def _refit_estimate(self) -> float:
         """Predicted seconds to refit the best configuration on all rows (0 before any trial)."""
-        if self._best_model is None:
+        if self._best_number is None:
             return 0.0
         return self._best_fold_seconds * self._refit_factor
 
@@ -182,7 +280,7 @@ class Search:
 
     def _refit_reserve(self) -> float:
         """Seconds kept back from the trials for the refit, with a margin for misprediction."""
-        if self._best_model is None:
+        if self._best_number is None or self.settings.worker:
             return 0.0
         return REFIT_FIXED_SECONDS + max(self._refit_estimate(), self._ensemble_estimate()) * REFIT_SAFETY
 
@@ -203,13 +301,62 @@ class Search:
                 seed=self.settings.seed, multivariate=True, group=True, n_startup_trials=8
             )
         pruner = PerFrameworkPruner({name: self._pruner(a) for name, a in self.adapters.items()})
-        return optuna.create_study(
+        study = optuna.create_study(
             direction="maximize",
             sampler=sampler,
             pruner=pruner,
             storage=self.settings.storage,
             study_name=self.settings.study_name,
             load_if_exists=self.settings.study_name is not None,
+        )
+        spec = self.settings.spec
+        recorded = study.user_attrs.get(_study.SPEC_ATTR)
+        if recorded is None and spec is not None and not self.settings.worker:
+            study.set_user_attr(_study.SPEC_ATTR, spec)
+        elif recorded is not None and spec is not None:
+            self._check_same_search(study, recorded, spec)
+        if study.trials:
+            self._learn_from(study)
+        return study
+
+    def _check_same_search(self, study: optuna.Study, recorded: dict[str, Any], spec: dict[str, Any]) -> None:
+        """A study continued by another call must hold the same search: same data, target and space."""
+        for key, what in (("target", "target"), ("metric", "metric"), ("frameworks", "frameworks")):
+            if recorded.get(key) != spec.get(key):
+                raise InputError(
+                    f"study {study.study_name!r} already holds a search with {what} {recorded.get(key)!r}, "
+                    f"not {spec.get(key)!r}; pass another study_name to start a new search"
+                )
+        if recorded["data"]["fingerprint"] != spec["data"]["fingerprint"]:
+            raise InputError(
+                f"study {study.study_name!r} already holds a search on other data; "
+                "pass the same data or another study_name"
+            )
+
+    def _learn_from(self, study: optuna.Study) -> None:
+        """What a study continued from earlier sessions or other workers already knows."""
+        self._used_before = self._used_saved = float(study.user_attrs.get(_study.USED_ATTR, 0.0))
+        for t in study.get_trials(deepcopy=False, states=_FINISHED):
+            framework = str(t.params.get("framework", ""))
+            value = t.value if t.state == optuna.trial.TrialState.COMPLETE else None
+            if self._allocator is not None:
+                self._allocator.observe(framework, float(t.user_attrs.get("fit_seconds", 0.0)), value)
+            if value is not None and value > self._best_value:
+                self._best_value, self._best_number = float(value), t.number
+                self._best_fold_seconds = float(t.user_attrs.get("fold_seconds", 0.0))
+        done = self._done(study)
+        if done:
+            logger.info("the study holds %d finished trial(s) from earlier: continuing it", done)
+
+    @staticmethod
+    def _done(study: optuna.Study) -> int:
+        """Finished trials, not counting failures that were queued again (interrupted or killed)."""
+        trials = study.get_trials(deepcopy=False)
+        retried = {t.system_attrs["failed_trial"] for t in trials if "failed_trial" in t.system_attrs}
+        return sum(
+            1 for t in trials
+            if t.state in _FINISHED
+            and not (t.state == optuna.trial.TrialState.FAIL and t.number in retried)
         )
 
     def _pruner(self, adapter: FrameworkAdapter) -> optuna.pruners.BasePruner:
@@ -244,9 +391,14 @@ class Search:
             # Mined as what to add after the defaults (benchmarks/portfolio.py), so queued after them.
             order += [c for c in portfolio_configs(self.spec, self.frameworks) if c != baseline and c not in order]
         queue = [baseline, *order][: self.settings.n_trials]
+        if study.trials:  # a continued study: configurations already tried are not queued again
+            tried = [t.params for t in study.trials]
+            queue = [c for c in queue if c.trial_params() not in tried]
+            if not queue:
+                return
         if self._allocator is not None:
             # Handed out one at a time by _next_framework, within QUEUE_SHARE of the budget.
-            study.enqueue_trial(baseline.trial_params(), skip_if_exists=True)
+            study.enqueue_trial(queue[0].trial_params(), skip_if_exists=True)
             self._queue = queue[1:]
             return
         for config in queue:
@@ -263,23 +415,40 @@ class Search:
                 f"{left:.1f}s left: not enough to load {adapter.display_name} (~{adapter.import_seconds:g}s)"
             )
         config = adapter.suggest(trial, self.spec)
-        device = self.recommendation.device_for(framework)
+        device = self._devices.get(framework) or self.recommendation.device_for(framework)
         trial.set_user_attr("family", config.family)
         trial.set_user_attr("config", config.params)
         trial.set_user_attr("device", device)
+        if self.settings.storage is not None:  # which process ran it, in a shared or resumed study
+            trial.set_user_attr("worker", _WORKER_ID)
         self._n_threads = self._cores.threads()
-        estimator = adapter.build(config, self.spec, device=device, seed=self.settings.seed, n_jobs=self._n_threads)
         deadline = self._trial_deadline()
+        if self.settings.trial_timeout is not None:
+            deadline = min(deadline, time.monotonic() + self.settings.trial_timeout)
 
         def report(step: int, value: float) -> None:
             trial.report(value, step)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at step {step} (intermediate value {value:.4g})")
 
-        folds = fit_folds(
-            estimator, self.X, self.y, self.resampling.splits, self.scorer, deadline=deadline, report=report,
-            n_threads=self._n_threads, classes=self._classes, keep_oof=self._keep_oof, metric_name=self.metric.name,
-        )
+        try:
+            folds = self._fit_folds(adapter.build(
+                config, self.spec, device=device, seed=self.settings.seed, n_jobs=self._n_threads
+            ), deadline, report)
+        except Exception as e:
+            if device == "cpu" or not _is_gpu_error(e):
+                raise
+            # A GPU error (out of memory, a driver or CUDA fault): this framework goes on on the CPU.
+            reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
+            msg = f"{adapter.display_name} failed on {device} ({reason}): its trials run on the CPU from now on"
+            logger.warning(msg)
+            self.messages.append(msg)
+            self._devices[framework] = "cpu"
+            trial.set_user_attr("device", "cpu")
+            trial.set_user_attr("gpu_fallback", reason)
+            folds = self._fit_folds(adapter.build(
+                config, self.spec, device="cpu", seed=self.settings.seed, n_jobs=self._n_threads
+            ), deadline, report)
         value, first_model, first_seconds = folds.value, folds.first_model, folds.first_seconds
         trial.set_user_attr("fit_seconds", round(folds.elapsed, 4))
         trial.set_user_attr("folds", len(folds.scores))
@@ -290,10 +459,38 @@ class Search:
         if self._keep_oof and complete and not folds.truncated:
             self._remember_oof(trial.number, value, np.concatenate(oof), first_seconds)  # type: ignore[arg-type]
         if value > self._best_value:
-            self._best_value = value
-            self._best_model = first_model
+            self._best_value, self._best_number = value, trial.number
+            self._best_model, self._model_number = first_model, trial.number
             self._best_fold_seconds = first_seconds
         return value
+
+    def _fit_folds(self, estimator: Any, deadline: float, report: Any) -> Any:
+        """The trial's fold loop: here, or in the trial process when trials are isolated."""
+        if self.settings.isolation == "process":
+            from automl._isolation import IsolationError, TrialProcess
+
+            try:
+                if self._trial_process is None:
+                    import psutil
+
+                    limit = self.settings.memory_limit_mb or 0.8 * psutil.virtual_memory().available / 2**20
+                    self._trial_process = TrialProcess(
+                        self.X, self.y, self.resampling.splits, self.scorer, classes=self._classes,
+                        keep_oof=self._keep_oof, metric_name=self.metric.name, memory_limit_mb=limit,
+                    )
+                return self._trial_process.run(
+                    estimator, deadline=deadline, report=report, n_threads=self._n_threads,
+                    keep_model=lambda r: r.value > self._best_value,
+                )
+            except IsolationError as e:
+                msg = f"trials cannot run in a child process here ({e}): they run in this process from now on"
+                logger.warning(msg)
+                self.messages.append(msg)
+                self.settings.isolation = "none"
+        return fit_folds(
+            estimator, self.X, self.y, self.resampling.splits, self.scorer, deadline=deadline, report=report,
+            n_threads=self._n_threads, classes=self._classes, keep_oof=self._keep_oof, metric_name=self.metric.name,
+        )
 
     def _remember_oof(self, number: int, value: float, pred: np.ndarray, fold_seconds: float) -> None:
         self._oof[number] = (value, pred, fold_seconds)
@@ -309,6 +506,8 @@ class Search:
             outcome.messages[:0] = self.messages
             return outcome
         finally:
+            if self._trial_process is not None:
+                self._trial_process.close()
             self.progress.close()
             optuna.logging.set_verbosity(previous)
 
@@ -327,32 +526,60 @@ class Search:
         study.enqueue_trial({"framework": self._allocator.choose(left)})
 
     def _run(self) -> SearchOutcome:
-        study = self._make_study()
-        self._enqueue_defaults(study)
-        interrupted = False
-        n_done = 0
-        while self.settings.n_trials is None or n_done < self.settings.n_trials:
-            if self._trial_deadline() - time.monotonic() < MIN_TRIAL_SECONDS:
-                break
-            if all(self._too_late_to_load(f) for f in self.frameworks):
-                # Otherwise every trial is pruned at once, in a tight loop, until the deadline.
-                logger.info("too little time left to load %s: stopping the search", " or ".join(self.frameworks))
-                break
+        with _study.quiet_optuna_warnings(), self._interrupts:
+            study = self._make_study()
+            if not self.settings.worker:
+                self._enqueue_defaults(study)
+            interrupted = self._loop(study)
+            self.progress.close()  # the refit's log lines come after the bar
+            self._record_used(study, force=True)
+            if self.settings.worker:
+                return SearchOutcome(study, None, None, None, "none", interrupted, worker_summary=self._mine)
+            if self.settings.storage is not None:
+                study.set_user_attr(_study.STATE_ATTR, "finished")  # workers stop
+            return self._finish(study, interrupted)
+
+    def _should_stop(self, study: optuna.Study) -> bool:
+        if self._interrupts.count:
+            return True
+        if self.settings.n_trials is not None and self._done(study) >= self.settings.n_trials:
+            return True
+        if self._trial_deadline() - time.monotonic() < MIN_TRIAL_SECONDS:
+            return True
+        if self.settings.worker and study.user_attrs.get(_study.STATE_ATTR) == "finished":
+            logger.info("the study's main process finished the search: this worker stops")
+            return True
+        if all(self._too_late_to_load(f) for f in self.frameworks):
+            # Otherwise every trial is pruned at once, in a tight loop, until the deadline.
+            logger.info("too little time left to load %s: stopping the search", " or ".join(self.frameworks))
+            return True
+        return False
+
+    def _loop(self, study: optuna.Study) -> bool:
+        """Run trials until the budget, ``n_trials`` or Ctrl-C stops the search; True if interrupted."""
+        self._mine: dict[str, int] = {}
+        while not self._should_stop(study):
+            _study.fail_stale_trials(study)  # a dead worker's trial is failed and queued again
             self._next_framework(study)
             trial = study.ask()
             trial_started = time.monotonic()
             value = None
+            state = optuna.trial.TrialState.FAIL
             try:
-                value = self._objective(trial)
+                with _study.heartbeat(study, trial), self._interrupts.arm():
+                    value = self._objective(trial)
             except optuna.TrialPruned as e:
                 trial.set_user_attr("failure", str(e) or "pruned")
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                state = optuna.trial.TrialState.PRUNED
             except KeyboardInterrupt:
-                trial.set_user_attr("failure", "interrupted by the user")
+                trial.set_user_attr("failure", "interrupted by the user (Ctrl-C)")
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                logger.warning("interrupted: stopping the search and keeping the best model so far")
-                interrupted = True
-                break
+                if self._interrupts.aborted:
+                    raise
+                _study.retry_trial(study, trial._trial_id)  # run again when the search is resumed
+                self._interrupts.count = max(self._interrupts.count, 1)
+                return True
             except Exception as e:  # a failed trial is recorded and the search goes on
                 reason = f"{type(e).__name__}: {e}"
                 trial.set_user_attr("failure", reason[:500])
@@ -360,19 +587,29 @@ class Search:
                 logger.warning("trial %d failed: %s", trial.number, reason)
             else:
                 study.tell(trial, value)
+                state = optuna.trial.TrialState.COMPLETE
                 self._log_trial(study, trial.number, value)
             finally:
                 if self._allocator is not None:
                     fw = str(trial.params.get("framework", ""))
                     self._allocator.observe(fw, time.monotonic() - trial_started, value)
-            n_done += 1
+            self._mine[state.name] = self._mine.get(state.name, 0) + 1
+            self._record_used(study)
             best = self._best_trial(study)
             self.progress.trial_finished(
                 None if best is None else self.metric.display(best.value),  # type: ignore[arg-type]
                 None if best is None else f"{best.params.get('framework')}/{best.user_attrs.get('family')}",
             )
-        self.progress.close()  # the refit's log lines come after the bar
-        return self._finish(study, interrupted)
+        return bool(self._interrupts.count)
+
+    def _record_used(self, study: optuna.Study, force: bool = False) -> None:
+        """Seconds searched so far (all sessions), kept in a persistent study for resume's budget."""
+        if self.settings.storage is None or self.settings.worker:
+            return
+        used = self._used_before + time.monotonic() - self.settings.started
+        if force or used - self._used_saved >= USED_EVERY_SECONDS:
+            study.set_user_attr(_study.USED_ATTR, round(used, 2))
+            self._used_saved = used
 
     @staticmethod
     def _best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
@@ -396,23 +633,39 @@ class Search:
 
     # -- refit --------------------------------------------------------------------------------
     def _finish(self, study: optuna.Study, interrupted: bool) -> SearchOutcome:
-        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        if not complete:
+        best = self._best_trial(study)
+        if best is None:
             return SearchOutcome(study, None, None, None, "none", interrupted)
-        best = study.best_trial
-        config = Config(best.params["framework"], best.user_attrs["family"], dict(best.user_attrs["config"]))
-        model = self._best_model
+        config = self._config(best)
+        own = None if self._model_number is None else study.trials[self._model_number]
+        if best.number != self._model_number:
+            # The best trial ran in an earlier session or another worker: its model is not in memory.
+            self._best_fold_seconds = float(best.user_attrs.get("fold_seconds", 0.0))
+            self._best_number = best.number
+        model = self._best_model if own is not None and own.number == best.number else None
         left = self.settings.deadline - FINISH_SECONDS - time.monotonic()
         needed = self._refit_estimate()
-        if interrupted:
+        if model is None and own is not None and (interrupted or needed > left):
+            # No time (or Ctrl-C) for refitting the best trial: this process's best model it is.
+            reason = "interrupted" if interrupted else f"refitting trial {best.number} needs ~{needed:.1f}s"
+            msg = f"kept this session's best model (trial {own.number}): {reason}"
+            self.messages.append(msg)
+            return SearchOutcome(study, own, self._best_model, self._config(own), "skipped: " + msg, interrupted)
+        if model is not None and interrupted:
             return SearchOutcome(study, best, model, config, "skipped: interrupted", interrupted)
-        if needed > left:  # a refit that still runs out of time falls back to the trial's model
+        if model is not None and needed > left:  # a refit that still runs out of time falls back to the trial's model
             msg = (
                 f"kept the best trial's model fitted on {1 / self._refit_factor:.0%} of the rows: "
                 f"a refit on all rows needs ~{needed:.1f}s, {max(left, 0):.1f}s were left"
             )
             logger.info(msg)
             return SearchOutcome(study, best, model, config, "skipped: " + msg, interrupted)
+        if model is None and needed > left:
+            self.messages.append(
+                f"the best trial ({best.number}) ran in an earlier session or another process: refitting it "
+                f"needs ~{needed:.1f}s with {max(left, 0):.1f}s left, so the budget is exceeded"
+            )
+            left = needed * 2 + 1
         adapter = self.adapters[config.framework]
         self._n_threads = self._cores.threads()
         estimator = adapter.build(
@@ -421,21 +674,38 @@ class Search:
         )
         started = time.monotonic()
         try:
-            with fit_budget(self.settings.deadline - FINISH_SECONDS), self._threads():
+            with self._interrupts.arm(), fit_budget(started + left), self._threads():
                 estimator.fit(self.X, self.y)
+        except KeyboardInterrupt:
+            if self._interrupts.aborted or model is None:
+                raise
+            return SearchOutcome(study, best, model, config, "skipped: interrupted during the refit", True)
         except Exception as e:
+            if model is None:
+                raise
             logger.warning("refit on all rows failed (%s: %s); keeping the trial's model", type(e).__name__, e)
             return SearchOutcome(study, best, model, config, f"failed: {type(e).__name__}: {e}", interrupted)
-        if getattr(estimator[-1], "truncated_", False):
+        if getattr(estimator[-1], "truncated_", False) and model is not None:
             return SearchOutcome(study, best, model, config, "skipped: the refit ran out of time", interrupted)
         logger.info(
             "refitted %s/%s on all %d rows in %.2fs",
             config.framework, config.family, len(self.y), time.monotonic() - started,
         )
         outcome = SearchOutcome(study, best, estimator, config, "refitted on all rows", interrupted)
-        if self.settings.ensemble:
-            self._try_ensemble(study, outcome)
+        if self.settings.ensemble and not interrupted:
+            try:
+                with self._interrupts.arm():
+                    self._try_ensemble(study, outcome)
+            except KeyboardInterrupt:
+                if self._interrupts.aborted:
+                    raise
+                outcome.interrupted = True
+                outcome.messages.append("ensemble selection was skipped: interrupted")
         return outcome
+
+    @staticmethod
+    def _config(trial: optuna.trial.FrozenTrial) -> Config:
+        return Config(trial.params["framework"], trial.user_attrs["family"], dict(trial.user_attrs["config"]))
 
     # -- ensemble -----------------------------------------------------------------------------
     def _try_ensemble(self, study: optuna.Study, outcome: SearchOutcome) -> None:

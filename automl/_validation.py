@@ -303,6 +303,12 @@ SEARCH_OPTIONS = {
     "allocation": ("cost", "sampler"),
     "subsample": (True, False),
     "cv_repeats": (1, 2, 3, 4, 5),
+    "isolation": ("none", "process"),
+}
+#: Numeric options: (smallest allowed value, what it means).
+NUMERIC_OPTIONS = {
+    "trial_timeout": (1.0, "seconds a trial may run (default: the time left)"),
+    "memory_limit_mb": (256.0, "MB a trial's process may use with isolation='process'"),
 }
 
 
@@ -316,8 +322,18 @@ def check_search_options(options: Any, ensemble: Any) -> dict[str, Any]:
     if not isinstance(options, dict):
         raise InputError(f"search_options must be a dict, got {type(options).__name__}")
     for key, value in options.items():
+        if key in NUMERIC_OPTIONS:
+            low, meaning = NUMERIC_OPTIONS[key]
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not (value is None or (number and math.isfinite(value) and value >= low)):
+                raise InputError(
+                    f"search_options[{key!r}] ({meaning}) must be a number >= {low:g} or None, got {value!r}"
+                )
+            out[key] = None if value is None else float(value)
+            continue
         if key not in SEARCH_OPTIONS:
-            raise InputError(f"search_options: unknown key {key!r}; known keys: {', '.join(SEARCH_OPTIONS)}")
+            known = ", ".join([*SEARCH_OPTIONS, *NUMERIC_OPTIONS])
+            raise InputError(f"search_options: unknown key {key!r}; known keys: {known}")
         allowed = SEARCH_OPTIONS[key]
         wrong_type = isinstance(value, bool) != (key in ("portfolio", "subsample"))
         if value not in allowed or wrong_type:

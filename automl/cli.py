@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from automl.errors import InputError
 
 EPILOGS = {
     "run": "examples:\n  automl run data.csv --target y --time-budget 60 --frameworks sklearn xgboost\n"
@@ -24,13 +27,18 @@ EPILOGS = {
     "recommend": "example:\n  automl recommend data.csv --target y --time-budget 120",
     "profile": "example:\n  automl profile data.csv --target y --json",
     "doctor": "example:\n  automl doctor",
+    "resume": "examples:\n  automl resume automl-runs/data-20261125-101500\n"
+              "  automl resume runs/first --time-budget 120     # search longer than first planned",
+    "worker": "example (the data file must be readable at the path recorded in the study, or pass --data):\n"
+              "  automl run data.csv --target y --storage postgresql://u:pw@db/automl --study s1 &\n"
+              "  automl worker --storage postgresql://u:pw@db/automl --study s1",
     "predict": "examples:\n  automl predict runs/first new.csv --out predictions.csv\n"
                "  automl predict runs/first new.parquet --out scored.parquet --proba",
 }
 QUICK_BUDGET = 30.0
 
 
-class UserError(Exception):
+class UserError(InputError):
     """A mistake in the command line or the input file: reported without a traceback."""
 
 
@@ -150,27 +158,43 @@ def _default_out(data: str | None) -> str:
     return str(Path("automl-runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
-def _run(df: pd.DataFrame, target: str, args: argparse.Namespace) -> int:
-    import automl
+def _run(df: pd.DataFrame, target: str, args: argparse.Namespace, source: str | None = None) -> int:
+    from automl._progress import log_output
+    from automl.api import _fit
 
     out = None if args.out is None else Path(args.out)
     if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"--out {args.out!r} already exists and is not an empty folder; choose a new folder")
+        hint = f" (continue its search with: automl resume {args.out})" if (out / "search").is_dir() else ""
+        raise UserError(f"--out {args.out!r} already exists and is not an empty folder{hint}; choose a new folder")
     started = time.monotonic()
-    result = automl.fit(
-        df, target, time_budget=args.time_budget, n_trials=args.n_trials, metric=args.metric,
-        frameworks=args.frameworks, task=args.task, device=args.device, seed=args.seed, n_jobs=args.n_jobs,
-        verbosity=_verbosity(args),
-    )
-    wall = time.monotonic() - started
-    saved = None
-    if args.out is not None:
-        saved = result.save(args.out, plots=True, data=df)
+    with log_output(_verbosity(args)):
+        result = _fit(
+            df, target, time_budget=args.time_budget, n_trials=args.n_trials, metric=args.metric,
+            frameworks=args.frameworks, task=args.task, device=args.device, seed=args.seed, n_jobs=args.n_jobs,
+            storage=args.storage, study_name=args.study, run_dir=args.out,
+            source=source, keras_hypermodel=None, verbosity=_verbosity(args), ensemble=True,
+            search_options=_search_options(args),
+            save_plots=True, heartbeat=args.heartbeat,
+        )
+    return _report(result, args, time.monotonic() - started)
+
+
+def _search_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    options = {
+        "isolation": args.isolation, "trial_timeout": args.trial_timeout, "memory_limit_mb": args.memory_limit,
+    }
+    return {k: v for k, v in options.items() if v is not None} or None
+
+
+def _report(result: Any, args: argparse.Namespace, wall: float) -> int:
+    """Print a finished (or interrupted) run; exit status 130 when Ctrl-C cut it short."""
+    saved = None if result.run_dir is None else Path(result.run_dir)
     run_id = None
-    if args.mlflow:
+    if getattr(args, "mlflow", None):
         from automl.tracking import log_to_mlflow
 
         run_id = log_to_mlflow(result, tracking_uri=args.mlflow, experiment=args.experiment)
+    status = 130 if result.interrupted else 0
     if args.json:
         _print_json(
             {
@@ -181,9 +205,10 @@ def _run(df: pd.DataFrame, target: str, args: argparse.Namespace) -> int:
                 "leaderboard": json.loads(result.leaderboard.to_json(orient="records", default_handler=str)),
                 "run_dir": None if saved is None else str(saved),
                 "mlflow_run_id": run_id,
+                "interrupted": result.interrupted,
             }
         )
-        return 0
+        return status
     print("== Hardware ==")
     print(result.hardware.summary())
     print("\n== Dataset ==")
@@ -201,7 +226,9 @@ def _run(df: pd.DataFrame, target: str, args: argparse.Namespace) -> int:
         print(f"Predict with: automl predict {saved} NEW_DATA --out predictions.csv")
     if run_id is not None:
         print(f"MLflow: run {run_id} in experiment {args.experiment!r} at {args.mlflow}")
-    return 0
+    if result.interrupted and saved is not None and (saved / "search").is_dir():
+        print(f"Interrupted: the best model so far is saved. Continue the search with: automl resume {saved}")
+    return status
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -209,7 +236,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.time_budget = 60.0
     if args.out is None:
         args.out = _default_out(args.data)
-    return _run(read_table(args.data), args.target, args)
+    return _run(read_table(args.data), args.target, args, source=str(Path(args.data).resolve()))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    import automl
+
+    started = time.monotonic()
+    df = None if args.data is None else read_table(args.data)
+    result = automl.resume(
+        args.run_dir, df, time_budget=args.time_budget, n_jobs=args.n_jobs, verbosity=_verbosity(args)
+    )
+    return _report(result, args, time.monotonic() - started)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import automl
+
+    if not args.storage:
+        raise UserError("worker needs --storage URL (or the AUTOML_STORAGE environment variable)")
+    summary = automl.work(args.storage, args.study, n_jobs=args.n_jobs, verbosity=_verbosity(args), data=args.data)
+    if args.json:
+        _print_json({"study": args.study, "trials": summary})
+    else:
+        ran = ", ".join(f"{n} {state.lower()}" for state, n in sorted(summary.items())) or "no trials"
+        print(f"Worker done: {ran} in study {args.study!r}")
+    return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -243,7 +295,7 @@ def cmd_quick_run(args: argparse.Namespace) -> int:
         df, target = read_table(args.data), args.target
     if args.time_budget is None:
         args.time_budget = QUICK_BUDGET
-    return _run(df, target, args)
+    return _run(df, target, args, source=None if args.data is None else str(Path(args.data).resolve()))
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
@@ -315,6 +367,19 @@ def build_parser() -> argparse.ArgumentParser:
                        "(run: automl-runs/NAME-TIME by default)")
         p.add_argument("--mlflow", metavar="URI", help="also log to MLflow, e.g. sqlite:///mlflow.db")
         p.add_argument("--experiment", default="automl", help="MLflow experiment name (default: automl)")
+        p.add_argument("--isolation", choices=["none", "process"],
+                       help="process: each trial runs in a child process, killed at its deadline or memory cap")
+        p.add_argument("--trial-timeout", type=float, metavar="S", help="seconds one trial may run")
+        p.add_argument("--memory-limit", type=float, metavar="MB",
+                       help="with --isolation process: a trial's memory cap (default: 80%% of free RAM)")
+        p.add_argument("--storage", metavar="URL", default=os.environ.get("AUTOML_STORAGE"),
+                       help="keep the study in this Optuna storage (e.g. postgresql://user:pw@host/db) so that "
+                       "automl worker processes can join; default: $AUTOML_STORAGE, else the run directory's "
+                       "journal file (set the variable to keep a password out of the process list)")
+        p.add_argument("--study", metavar="NAME", help="the study's name in --storage (workers join it by name)")
+        p.add_argument("--heartbeat", type=int, default=10, metavar="S",
+                       help="with --storage: seconds between a trial's heartbeats; a trial silent for 3 beats is "
+                       "failed and retried (default 10)")
 
     p = add("run", "Search for the best model on a CSV, Parquet or Feather file.")
     p.add_argument("data")
@@ -327,6 +392,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target")
     search_options(p)
     p.set_defaults(func=cmd_quick_run)
+
+    p = add("resume", "Continue a stopped or finished run's search (its study is kept in RUN_DIR/search).")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--time-budget", type=float, help="seconds for this session (default: what is left of the run's)")
+    p.add_argument("--data", help="the run's data file, if it moved (default: the path recorded in the run)")
+    p.add_argument("--n-jobs", type=int, help="threads per model (default: the run's)")
+    p.set_defaults(func=cmd_resume)
+
+    p = add("worker", "Join a search kept in a database: run its trials until the main process finishes.")
+    p.add_argument("--storage", metavar="URL", default=os.environ.get("AUTOML_STORAGE"),
+                   help="the study's Optuna storage URL (default: $AUTOML_STORAGE)")
+    p.add_argument("--study", required=True, metavar="NAME", help="the study's name")
+    p.add_argument("--data", help="where this machine reads the data (default: the path recorded in the study)")
+    p.add_argument("--n-jobs", type=int, default=-1, help="threads per model (default -1: the free cores)")
+    p.set_defaults(func=cmd_worker)
 
     p = add("recommend", "Rank the frameworks for a dataset on this machine, with reasons; trains nothing.")
     p.add_argument("data")
@@ -377,7 +457,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"automl {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # aborting: a further Ctrl-C must not break the exit
         print("automl: interrupted", file=sys.stderr)
+        if argv is None:  # the command itself (not a test calling main): skip the interpreter's teardown,
+            sys.stdout.flush()  # which a Ctrl-C still pending from the abort can turn into a death by SIGINT
+            sys.stderr.flush()
+            os._exit(130)
         return 130
 
 

@@ -7,6 +7,8 @@ Layout::
                          hardware, the model's layout, and a SHA-256 for every other file
       leaderboard.csv    the leaderboard, for spreadsheets
       study.db           the Optuna study (SQLite), for ``optuna.load_study`` and its plots
+      search/            the live search state (study journal) that ``automl resume`` continues;
+                         not checksummed: the saved result does not depend on it
       model/             the model; ``member_<i>/`` per member when an ensemble won
         preprocess.skops   the fitted column transformer (skops format)
         estimator/         XGBoost: model.ubj + model.json; LightGBM: model.txt + model.json;
@@ -60,6 +62,8 @@ TRUSTED_PREFIXES = ("search_spaces.", "automl.", "sklearn.", "numpy.", "scipy.sp
 TRUSTED_NAMES = ("functools.partial",)
 #: Modules whose classes may provide ``load_native`` for a saved estimator.
 NATIVE_MODULES = ("search_spaces.",)
+#: The search's live state (``automl._study``): kept across saves, not part of the checksummed result.
+SEARCH_DIR = "search"
 
 
 class RunDirectoryError(InputError):
@@ -238,7 +242,7 @@ def save_result(
     """
     target = Path(path)
     if target.exists() and not overwrite:
-        if not target.is_dir() or any(target.iterdir()):
+        if not target.is_dir() or any(p.name != SEARCH_DIR for p in target.iterdir()):
             raise InputError(
                 f"run directory {str(target)!r} already exists and is not empty; "
                 "choose a new path or pass overwrite=True"
@@ -291,7 +295,12 @@ def save_result(
             "files": files,
         }
         (tmp / MANIFEST).write_text(_dump_json(manifest))
-        if target.exists():
+        search = target / SEARCH_DIR
+        if search.is_dir():  # the live search state (study journal) stays with the run, unchecked
+            os.replace(search, tmp / SEARCH_DIR)
+        if target.exists() and not any(target.iterdir()):
+            os.replace(tmp, target)  # renaming onto an empty folder is atomic
+        elif target.exists():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(target, old)
@@ -300,6 +309,8 @@ def save_result(
         else:
             os.replace(tmp, target)
     except BaseException:
+        if (tmp / SEARCH_DIR).is_dir() and target.is_dir() and not (target / SEARCH_DIR).exists():
+            os.replace(tmp / SEARCH_DIR, target / SEARCH_DIR)  # never lose the search state
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     logger.info("saved the run to %s", target)

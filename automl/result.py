@@ -18,7 +18,13 @@ from recommender import DatasetProfile, HardwareProfile, Recommendation
 def leaderboard_frame(study: optuna.Study, metric: Metric) -> pd.DataFrame:
     """One row per trial, best first: framework, model, score, fit seconds, state, failure reason."""
     rows = []
-    for t in study.trials:
+    trials = study.trials
+    retries = {t.system_attrs["failed_trial"]: t.number for t in trials if "failed_trial" in t.system_attrs}
+    for t in trials:
+        failure = t.user_attrs.get("failure")
+        if t.state == optuna.trial.TrialState.FAIL and not failure and t.number in retries:
+            # Failed by Optuna's heartbeat check: the process running it stopped beating (killed, lost).
+            failure = f"its process stopped (no heartbeat); run again as trial {retries[t.number]}"
         if t.state in (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING):
             continue
         score = t.value if t.state == optuna.trial.TrialState.COMPLETE else None
@@ -31,14 +37,15 @@ def leaderboard_frame(study: optuna.Study, metric: Metric) -> pd.DataFrame:
                 metric.display_name: None if score is None else metric.display(score),
                 "fit_seconds": t.user_attrs.get("fit_seconds"),
                 "state": t.state.name,
-                "failure_reason": t.user_attrs.get("failure"),
+                "failure_reason": None if score is not None else failure,
+                "retry_of": t.system_attrs.get("failed_trial"),
                 "device": t.user_attrs.get("device"),
                 "truncated": t.user_attrs.get("truncated"),
                 "params": t.user_attrs.get("config", {}),
             }
         )
     cols = ["trial", "framework", "model", "score", metric.display_name, "fit_seconds", "state",
-            "failure_reason", "device", "truncated", "params"]
+            "failure_reason", "retry_of", "device", "truncated", "params"]
     frame = pd.DataFrame(rows, columns=cols)
     if frame.empty:
         return frame
@@ -82,6 +89,8 @@ class AutoMLResult:
     feature_categories: dict[str, list[str]] = field(default_factory=dict)
     #: Where this result was loaded from or last saved to.
     run_dir: str | None = None
+    #: Whether Ctrl-C stopped the search early (the result holds the best model found until then).
+    interrupted: bool = False
 
     @property
     def classes_(self) -> np.ndarray | None:

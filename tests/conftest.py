@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -64,3 +66,25 @@ def dev_suite() -> Path:
 @pytest.fixture(autouse=True)
 def _quiet_logs() -> None:
     logging.getLogger("automl").setLevel(logging.WARNING)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL (with its password) of a PostgreSQL server started once for the session; see tests/_postgres.py.
+
+    Skipped with the reason where PostgreSQL is absent and cannot be installed, except under CI
+    (the ``CI`` environment variable set), where that is an error.
+    """
+    from tests._postgres import PostgresServer, PostgresUnavailable
+
+    server = PostgresServer()
+    try:
+        server.start()
+    except PostgresUnavailable as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required when CI is set: {e}", pytrace=False)
+        pytest.skip(f"no PostgreSQL server: {e}")
+    try:
+        yield server.url
+    finally:
+        server.stop()
