@@ -68,6 +68,8 @@ def _is_gpu_error(error: BaseException) -> bool:
 
 _WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 _FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+#: How long a process of a shared study waits before checking again on trials others are running.
+WAIT_SECONDS = 0.5
 #: The seconds searched are written to a persistent study at most this often.
 USED_EVERY_SECONDS = 2.0
 
@@ -560,6 +562,9 @@ class Search:
         self._mine: dict[str, int] = {}
         while not self._should_stop(study):
             _study.fail_stale_trials(study)  # a dead worker's trial is failed and queued again
+            if self._others_finish_the_count(study):
+                time.sleep(WAIT_SECONDS)  # until they finish, or their heartbeat stops and the trial is retried
+                continue
             self._next_framework(study)
             trial = study.ask()
             trial_started = time.monotonic()
@@ -601,6 +606,13 @@ class Search:
                 None if best is None else f"{best.params.get('framework')}/{best.user_attrs.get('family')}",
             )
         return bool(self._interrupts.count)
+
+    def _others_finish_the_count(self, study: optuna.Study) -> bool:
+        """With ``n_trials`` in a shared study: the trials other processes are running complete the count."""
+        if self.settings.n_trials is None or self.settings.storage is None:
+            return False
+        running = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)))
+        return running > 0 and self._done(study) + running >= self.settings.n_trials
 
     def _record_used(self, study: optuna.Study, force: bool = False) -> None:
         """Seconds searched so far (all sessions), kept in a persistent study for resume's budget."""
