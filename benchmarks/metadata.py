@@ -57,6 +57,7 @@ import pandas as pd
 
 from benchmarks import _suite
 from benchmarks.portfolio import POOL, RESULTS, _family_key, choose_datasets, eligible
+from recommender.meta import meta_features
 
 FORMAT_VERSION = 1
 RUNS = RESULTS / "metadata_runs.jsonl"
@@ -172,31 +173,6 @@ def hardware_info() -> dict[str, Any]:
     }
     info["hardware_id"] = hashlib.sha1(json.dumps(info, sort_keys=True).encode()).hexdigest()[:12]
     return info
-
-
-def meta_features(profile: Any) -> dict[str, Any]:
-    """The numeric parts of a dataset profile, flat (what a learned recommender reads)."""
-    from recommender.cost import encoded_width
-
-    kinds = profile.kind_counts()
-    used = [c for c in profile.columns if c.action != "drop"]
-    cat = [c.n_unique for c in used if c.kind in ("categorical", "boolean")]
-    num = [c.n_unique for c in used if c.kind == "numeric"]
-    counts = sorted(profile.class_counts.values())
-    out: dict[str, Any] = {
-        "n_rows": profile.n_rows, "n_features": profile.n_features, "n_used_features": len(used),
-        "missing_ratio": round(profile.missing_ratio, 6),
-        "columns_with_missing": sum(c.missing_ratio > 0 for c in profile.columns),
-        "memory_mb": round(profile.memory_mb, 4), "encoded_width": round(encoded_width(profile), 2),
-        "n_classes": profile.n_classes, "imbalance_ratio": round(profile.imbalance_ratio, 4),
-        "minority_class_share": round(counts[0] / sum(counts), 6) if counts else None,
-        "cardinality_max": max(cat, default=0), "cardinality_mean": round(float(np.mean(cat)), 3) if cat else 0.0,
-        "numeric_unique_median": float(np.median(num)) if num else 0.0,
-        "numeric_low_cardinality": sum(u <= 10 for u in num),
-    }
-    for kind in ("numeric", "categorical", "boolean", "datetime", "text", "identifier", "constant", "empty"):
-        out[f"n_{kind}"] = kinds.get(kind, 0)
-    return out
 
 
 def _code_state() -> tuple[str | None, bool | None]:

@@ -1,0 +1,251 @@
+"""Train the learned recommender on the meta-dataset and measure it with grouped leave-one-dataset-out.
+
+    python -m benchmarks.recommender_model            # evaluate, then train on everything and write the model
+    python -m benchmarks.recommender_model --eval-only
+    make eval-recommender                             # the same, printing the table
+
+Reads ``benchmarks/results/metadata_runs.jsonl`` and ``metadata_trials.jsonl`` (built by
+``python -m benchmarks.metadata``). The evaluation holds out one group of near-duplicate
+datasets at a time (``group``), trains on the rest and predicts the held-out datasets:
+
+- ranking: top-1 hit rate (the recommended framework within 0.005 normalised of the best one on
+  that dataset) and mean regret (best normalised minus the recommended one's), for the learned
+  ranking, "always XGBoost", "always the framework best on average" (on the training groups) and
+  the rule-based ranking the table recorded;
+- cost: for every finished trial of the held-out datasets, the predicted seconds of one fold
+  against the measured ones: median absolute log ratio and the share within a factor of 2, for the
+  learned per-trial model and for the rule-based cost model.
+
+The table goes to stdout and ``benchmarks/results/recommender_eval.md``; the model trained on all
+datasets to ``recommender/learned_model.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.metadata import RUNS, load_runs, load_trials, trials_path
+from recommender.learned import MODEL_FILE, LearnedModel, Linear, Neighbours, TrialCost, config_features
+from recommender.meta import FEATURES, feature_vector
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL_MD = ROOT / "benchmarks" / "results" / "recommender_eval.md"
+#: A recommended framework within this much normalised score of the best one is a hit.
+HIT_TOLERANCE = 0.005
+#: Neighbours averaged by the score model, and the ridge penalty of the cost models (on standardised inputs).
+K_NEIGHBOURS = 7
+RIDGE_ALPHA = 1.0
+#: Hyper-parameters used by the per-trial cost model: numeric ones present in this share of a framework's trials.
+MIN_PARAM_SHARE = 0.1
+
+
+# -- data ------------------------------------------------------------------------------------------
+def meta_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k[5:]: v for k, v in row.items() if k.startswith("meta.")}
+
+
+def dataset_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per dataset: group, task, meta-features, and each framework's normalised score."""
+    ok = runs[(runs.status == "ok") & runs.normalised_score.notna()]
+    scores = ok.pivot_table(index="dataset", columns="framework", values="normalised_score", aggfunc="first")
+    first = ok.drop_duplicates("dataset").set_index("dataset")
+    table = pd.DataFrame({"group": first.group, "task": first.task})
+    table["meta"] = [meta_of(r) for r in first.to_dict("records")]
+    return table.join(scores)
+
+
+def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    return mean, np.where(scale > 1e-9, scale, 1.0)
+
+
+def ridge(X: np.ndarray, y: np.ndarray, names: list[str], alpha: float = RIDGE_ALPHA) -> Linear:
+    """Closed-form ridge on standardised inputs (the intercept is not penalised)."""
+    mean, scale = _standardise(X)
+    Z = (X - mean) / scale
+    intercept = float(y.mean())
+    coef = np.linalg.solve(Z.T @ Z + alpha * np.eye(Z.shape[1]), Z.T @ (y - intercept))
+    resid = y - intercept - Z @ coef
+    return Linear(tuple(names), mean, scale, coef, intercept, float(resid.std()) if len(y) > 1 else 0.0)
+
+
+# -- models ----------------------------------------------------------------------------------------
+def fit_scores(table: pd.DataFrame, frameworks: list[str], k: int = K_NEIGHBOURS) -> Neighbours:
+    X = np.vstack([feature_vector(m, t) for m, t in zip(table.meta, table.task, strict=True)])
+    mean, scale = _standardise(X)
+    scores = {f: table[f].to_numpy(dtype=np.float64) for f in frameworks if f in table}
+    return Neighbours(mean, scale, (X - mean) / scale, tuple(table.index), scores, k)
+
+
+def fit_fold_seconds(runs: pd.DataFrame, framework: str) -> Linear | None:
+    rows = runs[(runs.framework == framework) & (runs.status == "ok") & (runs.fold_seconds_median > 0)]
+    if len(rows) < 3:
+        return None
+    X = np.vstack([feature_vector(meta_of(r), r["task"], r["fold_train_rows"]) for r in rows.to_dict("records")])
+    return ridge(X, np.log10(rows.fold_seconds_median.to_numpy(dtype=float)), list(FEATURES))
+
+
+def fit_memory(runs: pd.DataFrame, framework: str) -> Linear | None:
+    rows = runs[(runs.framework == framework) & (runs.status == "ok") & runs.peak_mb.notna()]
+    if len(rows) < 3:
+        return None
+    X = np.vstack([feature_vector(meta_of(r), r["task"]) for r in rows.to_dict("records")])
+    added = (rows.peak_mb - rows.baseline_mb).clip(lower=1.0).to_numpy(dtype=float)
+    return ridge(X, np.log10(added), list(FEATURES))
+
+
+def cost_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """Trials whose fold time is a measurement of a whole fit: finished, not cut off at a deadline."""
+    t = trials[(trials.state == "COMPLETE") & (~trials.truncated.fillna(False).astype(bool))]
+    return t[t.fold_seconds.notna() & (t.fold_seconds > 0)]
+
+
+def fit_trial_seconds(trials: pd.DataFrame, metas: Mapping[str, dict], framework: str) -> TrialCost | None:
+    t = cost_trials(trials[trials.framework == framework])
+    t = t[t.dataset.isin(list(metas))]
+    if len(t) < 5:
+        return None
+    families = sorted(t.family.dropna().unique())
+    counts: dict[str, int] = {}
+    for config in t.config:
+        for p, v in (config or {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                counts[p] = counts.get(p, 0) + 1
+    params = sorted(p for p, n in counts.items() if n >= MIN_PARAM_SHARE * len(t))
+    X = np.vstack([
+        np.concatenate([feature_vector(metas[r["dataset"]], r["task"], r["fold_train_rows"]),
+                        config_features(r["family"], r["config"] or {}, families, params)])
+        for r in t.to_dict("records")
+    ])
+    names = [*FEATURES, *(f"family={f}" for f in families), *params]
+    return TrialCost(families, params, ridge(X, np.log10(t.fold_seconds.to_numpy(dtype=float)), names))
+
+
+def train(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) -> LearnedModel:
+    table = dataset_table(runs)
+    metas = dict(zip(table.index, table.meta, strict=True))
+    fold = {f: m for f in frameworks if (m := fit_fold_seconds(runs, f)) is not None}
+    trial = {f: m for f in frameworks if (m := fit_trial_seconds(trials, metas, f)) is not None}
+    memory = {f: m for f in frameworks if (m := fit_memory(runs, f)) is not None}
+    return LearnedModel(fit_scores(table, frameworks), fold, trial, memory, {})
+
+
+# -- evaluation ------------------------------------------------------------------------------------
+def _pick(scores: Mapping[str, float], available: list[str]) -> str:
+    return max(available, key=lambda f: (scores.get(f, -math.inf), f == "xgboost"))
+
+
+def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) -> dict[str, Any]:
+    """Grouped leave-one-dataset-out: ranking and cost figures for the learned model and the baselines."""
+    table = dataset_table(runs)
+    rule = runs.pivot_table(index="dataset", columns="framework", values="rule_based.score", aggfunc="first")
+    rule_cost = runs.set_index(["dataset", "framework"])[["rule_based.seconds_per_fit", "meta.n_rows"]]
+    picks: dict[str, list[tuple[str, float, float]]] = {}
+    cost_errors: dict[str, list[float]] = {"learned": [], "rule-based": []}
+    for group in sorted(table.group.unique()):
+        train_t = table[table.group != group]
+        test_t = table[table.group == group]
+        train_runs = runs[runs.dataset.isin(train_t.index)]
+        model = train(train_runs, trials[trials.dataset.isin(train_t.index)], frameworks)
+        average = train_t[[f for f in frameworks if f in train_t]].mean()
+        for name, row in test_t.iterrows():
+            available = [f for f in frameworks if f in row and pd.notna(row[f])]
+            if not available:
+                continue
+            best = max(float(row[f]) for f in available)
+            learned = {f: s for f, (s, _) in model.expected_scores(row.meta, row.task).items()}
+            choices = {
+                "learned (k-NN)": _pick(learned, available),
+                "always XGBoost": "xgboost" if "xgboost" in available else available[0],
+                "always the best on average": _pick(average.to_dict(), available),
+                "rule-based": _pick(rule.loc[name].dropna().to_dict(), available),
+            }
+            for method, chosen in choices.items():
+                picks.setdefault(method, []).append((name, best, float(row[chosen])))
+            held = cost_trials(trials[trials.dataset == name])
+            for r in held.to_dict("records"):
+                predicted = model.trial_fold_seconds(r["framework"], row.meta, row.task, r["fold_train_rows"],
+                                                     r["family"], r["config"] or {})
+                if predicted is not None:
+                    cost_errors["learned"].append(math.log(predicted / r["fold_seconds"]))
+                if (name, r["framework"]) in rule_cost.index:
+                    per_fit, n = rule_cost.loc[(name, r["framework"])]
+                    if pd.notna(per_fit) and n:
+                        rule_pred = float(per_fit) * float(r["fold_train_rows"]) / float(n)
+                        cost_errors["rule-based"].append(math.log(max(rule_pred, 1e-6) / r["fold_seconds"]))
+    ranking = {}
+    for method, rows in picks.items():
+        hits = [got >= best - HIT_TOLERANCE for _, best, got in rows]
+        ranking[method] = {
+            "datasets": len(rows), "top1": float(np.mean(hits)), "regret": float(np.mean([b - g for _, b, g in rows])),
+        }
+    cost = {}
+    for method, errs in cost_errors.items():
+        e = np.abs(np.array(errs))
+        cost[method] = {
+            "trials": int(len(e)), "median_abs_log_ratio": float(np.median(e)) if len(e) else None,
+            "within_2x": float(np.mean(e <= math.log(2))) if len(e) else None,
+        }
+    return {"ranking": ranking, "cost": cost, "groups": int(table.group.nunique()), "datasets": int(len(table))}
+
+
+def report(result: Mapping[str, Any]) -> str:
+    lines = [
+        f"Grouped leave-one-dataset-out over {result['datasets']} datasets in {result['groups']} groups "
+        f"(hit: within {HIT_TOLERANCE} normalised of the best framework).",
+        "",
+        "| ranking | datasets | top-1 hit rate | mean regret |",
+        "|---|---|---|---|",
+    ]
+    for method, r in result["ranking"].items():
+        lines.append(f"| {method} | {r['datasets']} | {r['top1']:.1%} | {r['regret']:.4f} |")
+    lines += ["", "| cost of one fold of a trial | trials | median abs log ratio | within a factor of 2 |",
+              "|---|---|---|---|"]
+    for method, c in result["cost"].items():
+        if c["trials"]:
+            lines.append(f"| {method} | {c['trials']} | {c['median_abs_log_ratio']:.3f} | {c['within_2x']:.1%} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=Path, default=RUNS)
+    ap.add_argument("--eval-only", action="store_true", help="print the evaluation; do not write the model")
+    ap.add_argument("--model", type=Path, default=MODEL_FILE)
+    ap.add_argument("--report", type=Path, default=EVAL_MD)
+    args = ap.parse_args(argv)
+    runs = load_runs(args.runs)
+    trials = load_trials(trials_path(args.runs), args.runs)
+    frameworks = sorted(runs.framework.unique())
+    result = evaluate(runs, trials, frameworks)
+    text = report(result)
+    print(text)
+    if args.eval_only:
+        return 0
+    args.report.write_text(f"# Recommender evaluation\n\n`python -m benchmarks.recommender_model`\n\n{text}\n")
+    model = train(runs, trials, frameworks)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    trained_on = {
+        "datasets": int(runs.dataset.nunique()), "runs": int(len(runs)), "trials": int(len(trials)),
+        "budget": sorted(runs.budget.unique().tolist()), "hardware": runs["hardware.cpu_model"].iloc[0],
+        "cores_per_model": 1, "commit": head.strip(), "date": datetime.date.today().isoformat(),
+        "command": "python -m benchmarks.recommender_model", "evaluation": json.loads(json.dumps(result)),
+    }
+    LearnedModel(model.score, model.seconds_per_fold, model.trial_seconds, model.memory_mb, trained_on).save(args.model)
+    print(f"wrote {args.model} ({args.model.stat().st_size / 1024:.0f} kB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,216 @@
+"""The learned recommender: expected scores and costs fitted on the meta-dataset.
+
+``benchmarks/recommender_model.py`` trains it from ``benchmarks/results/metadata_runs.jsonl``
+(each framework's search at a small budget on PMLB datasets) and writes
+``recommender/learned_model.json``: plain numbers (no code, no pickle), versioned. It holds
+
+- ``score``: a k-nearest-neighbour model over standardised meta-features: a framework's expected
+  normalised score is the distance-weighted mean of its scores on the k most similar datasets;
+- ``seconds_per_fold``: per framework, a ridge regression of log10 seconds for one fit-and-score
+  on one core, from the meta-features with the fit's training rows;
+- ``trial_seconds``: per framework, the same with the trial's model family and hyper-parameters
+  (what one trial will cost);
+- ``memory_mb``: per framework, log10 of the peak memory a search adds.
+
+Everything was measured on one machine with one thread per model; other hardware is accounted for
+by the rule-based cost model's ratios (threads, GPU), see :class:`LearnedRanker`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recommender.meta import FEATURES, feature_vector
+
+MODEL_FILE = Path(__file__).with_name("learned_model.json")
+FORMAT = "automl-recommender-model"
+FORMAT_VERSION = 1
+
+
+class ModelFileError(ValueError):
+    """The learned model file is missing fields, malformed, or from a newer format."""
+
+
+def _array(values: Any) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Linear:
+    """A ridge regression on standardised inputs: ``intercept + coef . (x - mean) / scale``."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    #: Standard deviation of the training residuals (log10 units for the cost models).
+    residual_std: float = 0.0
+
+    def predict(self, x: np.ndarray) -> float:
+        return float(self.intercept + self.coef @ ((x - self.mean) / self.scale))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(), "intercept": self.intercept, "residual_std": self.residual_std,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Linear:
+        return cls(tuple(d["features"]), _array(d["mean"]), _array(d["scale"]), _array(d["coef"]),
+                   float(d["intercept"]), float(d.get("residual_std", 0.0)))
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Expected normalised score per framework from the k most similar datasets of the meta-dataset."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    X: np.ndarray  # standardised meta-features, one row per dataset
+    datasets: tuple[str, ...]
+    scores: dict[str, np.ndarray]  # per framework, normalised score per dataset (NaN: not run)
+    k: int
+
+    def predict(self, x: np.ndarray) -> dict[str, tuple[float, list[str]]]:
+        """Per framework: the expected normalised score and the neighbours it came from."""
+        z = (x - self.mean) / self.scale
+        dist = np.sqrt(((self.X - z) ** 2).sum(axis=1))
+        out = {}
+        for framework, scores in self.scores.items():
+            seen = np.flatnonzero(~np.isnan(scores))
+            if len(seen) == 0:
+                continue
+            near = seen[np.argsort(dist[seen])[: self.k]]
+            weights = 1.0 / (dist[near] + 0.25)
+            out[framework] = (float(weights @ scores[near] / weights.sum()), [self.datasets[i] for i in near])
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mean": self.mean.tolist(), "scale": self.scale.tolist(), "X": np.round(self.X, 5).tolist(),
+            "datasets": list(self.datasets), "k": self.k,
+            "scores": {f: [None if np.isnan(v) else round(float(v), 5) for v in s] for f, s in self.scores.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Neighbours:
+        scores = {
+            f: np.array([np.nan if v is None else v for v in s], dtype=np.float64) for f, s in d["scores"].items()
+        }
+        return cls(_array(d["mean"]), _array(d["scale"]), _array(d["X"]), tuple(d["datasets"]), scores, int(d["k"]))
+
+
+def config_features(family: str, config: Mapping[str, Any], families: list[str], params: list[str]) -> np.ndarray:
+    """A trial's model: one-hot family, then log1p of each numeric hyper-parameter (0 when absent)."""
+    onehot = [float(family == f) for f in families]
+    values = []
+    for p in params:
+        v = config.get(p)
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        values.append(math.copysign(math.log1p(abs(v)), v) if ok else 0.0)
+    return np.array(onehot + values, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class TrialCost:
+    """log10 seconds of one fold of a trial: dataset features (with the fold's rows) and the model."""
+
+    families: list[str]
+    params: list[str]
+    model: Linear
+
+    def predict(self, meta: Mapping[str, Any], task: str, rows: float, family: str, config: Mapping[str, Any]) -> float:
+        x = np.concatenate([feature_vector(dict(meta), task, rows), config_features(family, config, self.families,
+                                                                                     self.params)])
+        return self.model.predict(x)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"families": self.families, "params": self.params, "model": self.model.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrialCost:
+        return cls(list(d["families"]), list(d["params"]), Linear.from_dict(d["model"]))
+
+
+@dataclass(frozen=True)
+class LearnedModel:
+    score: Neighbours
+    seconds_per_fold: dict[str, Linear]
+    trial_seconds: dict[str, TrialCost]
+    memory_mb: dict[str, Linear]
+    trained_on: dict[str, Any]
+
+    @property
+    def frameworks(self) -> list[str]:
+        return sorted(self.score.scores)
+
+    def expected_scores(self, meta: Mapping[str, Any], task: str) -> dict[str, tuple[float, list[str]]]:
+        return self.score.predict(feature_vector(dict(meta), task))
+
+    def fold_seconds(self, framework: str, meta: Mapping[str, Any], task: str, rows: float) -> float | None:
+        """Seconds for one fit (and scoring) of a typical configuration on ``rows`` rows, one core."""
+        model = self.seconds_per_fold.get(framework)
+        return None if model is None else 10 ** model.predict(feature_vector(dict(meta), task, rows))
+
+    def trial_fold_seconds(self, framework: str, meta: Mapping[str, Any], task: str, rows: float, family: str,
+                           config: Mapping[str, Any]) -> float | None:
+        model = self.trial_seconds.get(framework)
+        return None if model is None else 10 ** model.predict(meta, task, rows, family, config)
+
+    def memory(self, framework: str, meta: Mapping[str, Any], task: str) -> float | None:
+        model = self.memory_mb.get(framework)
+        return None if model is None else 10 ** model.predict(feature_vector(dict(meta), task))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "features": list(FEATURES),
+            "trained_on": self.trained_on, "score": self.score.to_dict(),
+            "seconds_per_fold": {f: m.to_dict() for f, m in self.seconds_per_fold.items()},
+            "trial_seconds": {f: m.to_dict() for f, m in self.trial_seconds.items()},
+            "memory_mb": {f: m.to_dict() for f, m in self.memory_mb.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LearnedModel:
+        if d.get("format") != FORMAT:
+            raise ModelFileError("not a learned recommender model file")
+        if not isinstance(d.get("format_version"), int) or d["format_version"] > FORMAT_VERSION:
+            raise ModelFileError(f"model format {d.get('format_version')!r} is newer than this library reads")
+        if list(d.get("features", [])) != list(FEATURES):
+            raise ModelFileError("the model was trained on other meta-features than this library computes")
+        try:
+            return cls(
+                Neighbours.from_dict(d["score"]),
+                {f: Linear.from_dict(m) for f, m in d["seconds_per_fold"].items()},
+                {f: TrialCost.from_dict(m) for f, m in d["trial_seconds"].items()},
+                {f: Linear.from_dict(m) for f, m in d["memory_mb"].items()},
+                dict(d.get("trained_on", {})),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelFileError(f"malformed model file: {e}") from e
+
+    def save(self, path: Path = MODEL_FILE) -> None:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
+        tmp.replace(path)
+
+
+@lru_cache(maxsize=4)
+def load_model(path: Path = MODEL_FILE) -> LearnedModel | None:
+    """The packaged model (JSON: loading runs no code), or None when there is none or it is unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        return LearnedModel.from_dict(json.loads(path.read_text()))
+    except (ModelFileError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
