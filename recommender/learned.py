@@ -214,3 +214,71 @@ def load_model(path: Path = MODEL_FILE) -> LearnedModel | None:
         return LearnedModel.from_dict(json.loads(path.read_text()))
     except (ModelFileError, json.JSONDecodeError, UnicodeDecodeError):
         return None
+
+
+# -- ranking -----------------------------------------------------------------------------------------
+def _ranker_base() -> type:
+    from recommender.ranking import RuleBasedRanker
+
+    return RuleBasedRanker
+
+
+class LearnedRanker(_ranker_base()):  # type: ignore[misc]
+    """Ranks by the learned expected scores and costs; the rules add readable reasons and cover
+    frameworks the model has not seen, and scale costs to other hardware (threads, GPU)."""
+
+    name = "learned"
+
+    def __init__(self, model: LearnedModel) -> None:
+        self.model = model
+        self._last: tuple[int, dict[str, tuple[float, list[str]]]] | None = None
+
+    def _expected(self, profile: Any) -> dict[str, tuple[float, list[str]]]:
+        from recommender.meta import meta_features
+
+        if self._last is None or self._last[0] != id(profile):
+            self._last = (id(profile), self.model.expected_scores(meta_features(profile), profile.task))
+        return self._last[1]
+
+    def score(self, adapter: Any, profile: Any, hardware: Any) -> tuple[float, list[str]]:
+        rule_score, reasons = super().score(adapter, profile, hardware)
+        expected = self._expected(profile)
+        if adapter.name not in expected:
+            floor = min((s for s, _ in expected.values()), default=rule_score)
+            return max(0.0, floor - 0.02), [
+                f"no learned estimate for {adapter.display_name}: ranked after the frameworks with one", *reasons
+            ]
+        value, near = expected[adapter.name]
+        lead = (
+            f"expected {value:.3f} of the best framework's score: learned from its results on the {len(near)} "
+            f"most similar of {len(self.model.score.datasets)} datasets ({', '.join(near[:3])}, ...)"
+        )
+        return value, [lead, *reasons]
+
+    def cost(self, adapter: Any, profile: Any, hardware: Any, device: str) -> Any:
+        from recommender.cost import CostEstimate, estimate_fit_seconds
+        from recommender.meta import meta_features
+
+        rule = estimate_fit_seconds(adapter, profile, hardware, device)
+        meta = meta_features(profile)
+        learned = self.model.fold_seconds(adapter.name, meta, profile.task, profile.n_rows)
+        if learned is None:
+            return rule
+        ratio = 1.0
+        why = f"learned: ~{learned:.2g} s per fit on {profile.n_rows:,} rows on one core"
+        if device != "cpu":  # measured on CPUs only: the rules say how much faster the GPU is
+            ratio = rule.seconds / estimate_fit_seconds(adapter, profile, hardware, "cpu").seconds
+            why += f", x{ratio:.2g} on the GPU (rule-based)"
+        memory = self.model.memory(adapter.name, meta, profile.task)
+        if memory is not None:
+            why += f"; a search adds ~{memory:.0f} MB"
+        per_epoch = None if rule.seconds_per_epoch is None else rule.seconds_per_epoch
+        return CostEstimate(learned * ratio, device, why, per_epoch)
+
+
+def default_ranker() -> Any:
+    """The learned ranker when the packaged model is there, else the rule-based one."""
+    from recommender.ranking import RuleBasedRanker
+
+    model = load_model()
+    return LearnedRanker(model) if model is not None else RuleBasedRanker()

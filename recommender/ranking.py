@@ -17,6 +17,7 @@ from recommender.cost import (
     CPU_FLOPS_PER_CORE,
     GPU_FLOPS,
     GPU_MIN_CELLS,
+    CostEstimate,
     epoch_seconds,
     estimate_fit_seconds,
     gpu_pays,
@@ -60,6 +61,8 @@ class Recommendation:
     time_budget: float | None
     ranker: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: In words: the dataset and hardware facts behind the ranking, and what a GPU would change.
+    explanation: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def frameworks(self) -> list[str]:
@@ -96,10 +99,12 @@ class Recommendation:
             time_budget=d.get("time_budget"),
             ranker=d["ranker"],
             notes=tuple(d.get("notes", ())),
+            explanation=tuple(d.get("explanation", ())),
         )
 
     def summary(self) -> str:
         lines = [f"Recommendation ({self.ranker} ranker):"]
+        lines.extend(f"  {e}" for e in self.explanation)
         for i, c in enumerate(self.candidates, 1):
             lines.append(
                 f"  {i}. {c.display_name} (score {c.score:.2f}, ~{c.seconds_per_trial:.2f} s per trial on {c.device})"
@@ -131,6 +136,12 @@ class Ranker(ABC):
     ) -> tuple[float, list[str]]:
         """Expected relative quality in [0, 1] and the reasons behind it."""
 
+    def cost(
+        self, adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile, device: str
+    ) -> CostEstimate:
+        """Predicted seconds of one fit on all rows (one core; see :mod:`recommender.cost`)."""
+        return estimate_fit_seconds(adapter, profile, hardware, device)
+
     def rank(
         self,
         profile: DatasetProfile,
@@ -141,6 +152,7 @@ class Ranker(ABC):
         device: DeviceChoice = "auto",
         fits_per_trial: float = 1.0,
         include: Sequence[str] = (),
+        counterfactual: bool = False,
     ) -> Recommendation:
         """Rank the frameworks; ``fits_per_trial`` is how many full-data fits one trial costs
         (e.g. 4 for 5-fold cross-validation, 0.8 for an 80% holdout). With ``frameworks=None``
@@ -160,7 +172,7 @@ class Ranker(ABC):
                 )
                 continue
             chosen, device_reason = _choose_device(adapter, profile, hardware, device)
-            cost = estimate_fit_seconds(adapter, profile, hardware, chosen)
+            cost = self.cost(adapter, profile, hardware, chosen)
             quality, reasons = self.score(adapter, profile, hardware)
             if cost.seconds_per_epoch is not None:
                 reasons.append(_epoch_reason(adapter, profile, hardware, chosen, cost.seconds_per_epoch))
@@ -214,7 +226,85 @@ class Ranker(ABC):
                         )
                     )
             candidates = kept
-        return Recommendation(tuple(candidates), tuple(excluded), time_budget, self.name, tuple(notes))
+        explanation = explain(candidates, profile, hardware)
+        if not hardware.has_gpu and candidates and not counterfactual:
+            alt = self.rank(
+                profile, _with_gpu(hardware), time_budget=time_budget, frameworks=frameworks, device=device,
+                fits_per_trial=fits_per_trial, include=include, counterfactual=True,
+            )
+            explanation += gpu_counterfactual(candidates, alt.candidates)
+        return Recommendation(
+            tuple(candidates), tuple(excluded), time_budget, self.name, tuple(notes), tuple(explanation)
+        )
+
+
+NETWORKS = ("keras", "torch", "autokeras")
+
+
+def _facts(profile: DatasetProfile) -> str:
+    kinds = profile.kind_counts()
+    n_cat = kinds.get("categorical", 0) + kinds.get("boolean", 0)
+    parts = [f"{profile.n_rows:,} rows", f"{profile.n_features} features"]
+    if n_cat:
+        parts.append(f"{n_cat} categorical")
+    if profile.missing_ratio >= 0.01:
+        parts.append(f"{profile.missing_ratio:.0%} missing")
+    if profile.task != "regression":
+        parts.append(f"{profile.n_classes} classes")
+    return ", ".join(parts)
+
+
+def _speed(c: Candidate, hardware: HardwareProfile) -> str:
+    where = "the GPU" if c.device == "cuda" else f"{hardware.physical_cores} CPU core(s)"
+    return f"one {c.display_name} trial here takes ~{c.seconds_per_trial:.2g} s on {where}"
+
+
+def explain(candidates: Sequence[Candidate], profile: DatasetProfile, hardware: HardwareProfile) -> list[str]:
+    """The ranking in one sentence of facts and numbers: why the first choice, at what cost."""
+    if not candidates:
+        return []
+    top = candidates[0]
+    line = f"{_facts(profile)}: {top.display_name} first"
+    if len(candidates) > 1:
+        second = candidates[1]
+        line += f", expected {top.score - second.score:+.3f} over {second.display_name}"
+    networks = [c for c in candidates[2:] if c.framework in NETWORKS]
+    if networks and top.framework not in NETWORKS and candidates[1].framework not in NETWORKS:
+        net = networks[0]
+        line += f" and {top.score - net.score:+.3f} over a {net.display_name} network"
+    return [line + f"; {_speed(top, hardware)}"]
+
+
+def _with_gpu(hardware: HardwareProfile) -> HardwareProfile:
+    """The same machine with one typical GPU that every GPU-capable framework could use."""
+    from dataclasses import replace
+
+    from recommender.hardware import GPUInfo
+
+    frameworks = {
+        name: replace(st, gpu_build=True, can_use_gpu=True, gpu_reason="assumed: a CUDA GPU and a CUDA build")
+        for name, st in hardware.frameworks.items()
+    }
+    return replace(hardware, gpus=(GPUInfo(0, "a GPU", 16_000),), frameworks=frameworks)
+
+
+def gpu_counterfactual(now: Sequence[Candidate], with_gpu: Sequence[Candidate]) -> list[str]:
+    """What a GPU would change, where it changes the ranking or makes a candidate much faster."""
+    order_now = [c.framework for c in now]
+    out = []
+    for rank, c in enumerate(with_gpu, 1):
+        if c.device != "cuda":
+            continue
+        before = next((b for b in now if b.framework == c.framework), None)
+        moved = before is None or order_now.index(c.framework) + 1 != rank
+        faster = before is not None and before.seconds_per_trial >= 2 * c.seconds_per_trial
+        if moved or faster:
+            where = "first" if rank == 1 else f"choice #{rank}"
+            out.append(
+                f"with a GPU, {c.display_name} would be {where} at ~{c.seconds_per_trial:.2g} s per trial"
+                + ("" if before is None else f" (now ~{before.seconds_per_trial:.2g} s on the CPU)")
+            )
+    return out[:2]
 
 
 def _choose_device(
@@ -382,7 +472,11 @@ def recommend_frameworks(
     include: Sequence[str] = (),
 ) -> Recommendation:
     """Rank the frameworks for this dataset and machine (rule-based unless ``ranker`` is given)."""
-    return (ranker or RuleBasedRanker()).rank(
+    if ranker is None:
+        from recommender.learned import default_ranker
+
+        ranker = default_ranker()
+    return ranker.rank(
         profile, hardware, time_budget=time_budget, frameworks=frameworks, device=device,
         fits_per_trial=fits_per_trial, include=include,
     )

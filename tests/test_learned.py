@@ -1,0 +1,130 @@
+"""The learned recommender: its model file, its ranking and costs, explanations and the trainer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recommender import detect_hardware, profile_dataset, recommend_frameworks
+from recommender.learned import LearnedModel, LearnedRanker, Linear, Neighbours, load_model
+from recommender.meta import FEATURES, feature_vector, meta_features
+from tests.conftest import make_frame
+
+
+def _linear(intercept: float, coef_rows: float = 1.0) -> Linear:
+    d = len(FEATURES)
+    coef = np.zeros(d)
+    coef[FEATURES.index("log_rows")] = coef_rows
+    return Linear(FEATURES, np.zeros(d), np.ones(d), coef, intercept)
+
+
+def _model() -> LearnedModel:
+    """Two reference datasets: on the small one sklearn wins, on the large one xgboost does."""
+    small = feature_vector({"n_rows": 200, "n_used_features": 5, "encoded_width": 5}, "binary")
+    large = feature_vector({"n_rows": 200_000, "n_used_features": 5, "encoded_width": 5}, "binary")
+    X = np.vstack([small, large])
+    mean, scale = X.mean(axis=0), np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+    scores = {"sklearn": np.array([1.0, 0.90]), "xgboost": np.array([0.95, 1.0]), "lightgbm": np.array([0.9, np.nan])}
+    neighbours = Neighbours(mean, scale, (X - mean) / scale, ("small", "large"), scores, k=1)
+    cost = {"sklearn": _linear(-5.0), "xgboost": _linear(-5.5)}  # log10 s = log10 rows - 5 (-5.5)
+    return LearnedModel(neighbours, cost, {}, {"sklearn": _linear(1.0, 0.0)}, {"datasets": 2})
+
+
+def test_model_file_round_trips_and_bad_files_are_refused(tmp_path: Path) -> None:
+    model = _model()
+    path = tmp_path / "m.json"
+    model.save(path)
+    loaded = load_model(path)
+    assert loaded is not None
+    meta = {"n_rows": 300, "n_used_features": 5, "encoded_width": 5}
+    assert loaded.expected_scores(meta, "binary") == model.expected_scores(meta, "binary")
+    assert loaded.fold_seconds("sklearn", meta, "binary", 1000) == pytest.approx(1000 * 1e-5)
+    d = json.loads(path.read_text())
+    for broken in ({**d, "format_version": 99}, {**d, "features": ["other"]}, {**d, "format": "x"}, {"format": 1}):
+        path.write_text(json.dumps(broken))
+        load_model.cache_clear()
+        assert load_model(path) is None
+    path.write_text("{not json")
+    load_model.cache_clear()
+    assert load_model(path) is None
+    assert load_model(tmp_path / "absent.json") is None
+
+
+def test_learned_ranker_follows_the_similar_datasets_and_its_costs() -> None:
+    hw = detect_hardware()
+    ranker = LearnedRanker(_model())
+    small = profile_dataset(make_frame("binary", n=200), "y")
+    rec = recommend_frameworks(small, hw, frameworks=["sklearn", "xgboost", "lightgbm"], ranker=ranker)
+    assert rec.ranker == "learned"
+    assert rec.frameworks[0] == "sklearn"
+    top = rec.candidates[0]
+    assert top.reasons[0].startswith("expected 1.000 of the best framework's score")
+    assert top.seconds_per_fit == pytest.approx(200 * 1e-5)  # the learned cost, one core
+    assert "learned: ~" in top.reasons[-1]
+    assert rec.explanation[0].startswith("200 rows, 5 features")
+    assert "scikit-learn first, expected +0.050 over XGBoost" in rec.explanation[0]
+
+
+def test_frameworks_the_model_has_not_seen_rank_after_the_others() -> None:
+    ranker = LearnedRanker(_model())
+    prof = profile_dataset(make_frame("binary", n=200), "y")
+    rec = recommend_frameworks(prof, detect_hardware(), frameworks=["sklearn", "xgboost", "catboost"], ranker=ranker)
+    assert rec.frameworks[-1] == "catboost"
+    assert rec.candidates[-1].reasons[0].startswith("no learned estimate for CatBoost")
+
+
+def test_meta_features_are_what_the_meta_dataset_records() -> None:
+    prof = profile_dataset(make_frame("multiclass", n=300), "y")
+    meta = meta_features(prof)
+    assert meta["n_rows"] == 300 and meta["n_classes"] == 3
+    x = feature_vector(meta, "multiclass")
+    assert x.shape == (len(FEATURES),) and np.isfinite(x).all()
+    assert x[FEATURES.index("multiclass")] == 1.0
+
+
+def test_gpu_counterfactual_only_where_it_matters() -> None:
+    hw = detect_hardware()
+    if hw.has_gpu:
+        pytest.skip("this machine has a GPU: the counterfactual is about adding one")
+    small = profile_dataset(make_frame("binary", n=300), "y")
+    assert not any("with a GPU" in e for e in recommend_frameworks(small, hw).explanation)
+    big = profile_dataset(make_frame("binary", n=400_000), "y")
+    rec = recommend_frameworks(big, hw, frameworks=["xgboost", "sklearn"], time_budget=3600)
+    assert any(e.startswith("with a GPU, XGBoost would be") for e in rec.explanation)
+
+
+def test_trainer_and_grouped_evaluation_on_a_synthetic_meta_dataset() -> None:
+    from benchmarks.recommender_model import evaluate, train
+
+    rng = np.random.default_rng(0)
+    runs, trials = [], []
+    for i in range(12):
+        rows = int(10 ** rng.uniform(2, 4.5))
+        winner = "sklearn" if rows < 3000 else "xgboost"
+        meta = {"n_rows": rows, "n_features": 6, "n_used_features": 6, "encoded_width": 6.0, "n_classes": 2,
+                "missing_ratio": 0.0, "imbalance_ratio": 1.0, "n_numeric": 6}
+        for fw in ("sklearn", "xgboost"):
+            seconds = rows * (2e-5 if fw == "sklearn" else 1e-5)
+            run = {"status": "ok", "dataset": f"d{i}", "group": f"g{i // 2}", "task": "binary", "framework": fw,
+                   "normalised_score": 1.0 if fw == winner else 0.9, "fold_seconds_median": seconds,
+                   "fold_train_rows": rows * 0.8, "peak_mb": 200.0, "baseline_mb": 130.0,
+                   "rule_based.score": 0.7 if fw == "xgboost" else 0.6, "rule_based.seconds_per_fit": seconds,
+                   "meta.n_rows": rows, "budget": 10.0}
+            run.update({f"meta.{k}": v for k, v in meta.items()})
+            runs.append(run)
+            for t in range(6):
+                trials.append({"dataset": f"d{i}", "framework": fw, "task": "binary", "state": "COMPLETE",
+                               "truncated": False, "family": "m", "config": {"n": 10 * (t + 1)},
+                               "fold_seconds": seconds * (1 + t / 10), "fold_train_rows": rows * 0.8})
+    runs_df, trials_df = pd.DataFrame(runs), pd.DataFrame(trials)
+    result = evaluate(runs_df, trials_df, ["sklearn", "xgboost"])
+    assert result["datasets"] == 12 and result["groups"] == 6
+    assert result["ranking"]["learned (k-NN)"]["top1"] >= result["ranking"]["always XGBoost"]["top1"]
+    assert result["cost"]["learned"]["within_2x"] > 0.9
+    model = train(runs_df, trials_df, ["sklearn", "xgboost"])
+    assert set(model.frameworks) == {"sklearn", "xgboost"}
+    assert set(model.trial_seconds) == {"sklearn", "xgboost"}
