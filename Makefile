@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench bench-ablation bench-dev bench-networks peers clean
+.PHONY: install demo test lint bench bench-ablation bench-dev bench-networks peers clean \
+	bench-metadata eval-recommender train-recommender bench-scale bench-isolation
 
 install: $(STAMP)
 
@@ -60,6 +61,27 @@ bench: install peers
 # Issue 5: each search feature switched off in turn, this project only, 20 s (about 40 minutes).
 bench-ablation: install
 	$(BIN)/python -m benchmarks.ablation --budget 20
+
+# Issue 6: the meta-dataset of the learned recommender: each framework's search at 10 s on 100 PMLB
+# datasets (about 2 hours on 2 cores; resumable: run it again to go on, or pass ARGS=--minutes 30).
+bench-metadata: install
+	$(BIN)/python -m benchmarks.metadata $(ARGS)
+
+# Issue 6: grouped leave-one-dataset-out evaluation of the learned recommender against the baselines.
+eval-recommender: install
+	$(BIN)/python -m benchmarks.recommender_model --eval-only
+
+# Issue 6: evaluate, then train on the whole meta-dataset and write recommender/learned_model.json.
+train-recommender: install
+	$(BIN)/python -m benchmarks.recommender_model
+
+# Issue 7: a generated 1,000,000 x 50 frame at 300 s, one process and two workers (about 12 minutes).
+bench-scale: install
+	$(BIN)/python -m benchmarks.scale
+
+# Issue 7: the per-trial overhead of running trials in a child process (about 3 minutes).
+bench-isolation: install
+	$(BIN)/python -m benchmarks.isolation_overhead
 
 clean:
 	rm -rf $(VENV) $(PEERS) build *.egg-info .pytest_cache
