@@ -89,3 +89,21 @@ class CostAwareAllocator:
         names = list(eci)
         weights = np.array([1.0 / eci[f] for f in names])
         return str(names[int(self.rng.choice(len(names), p=weights / weights.sum()))])
+
+
+class UniformAllocator(CostAwareAllocator):
+    """The baseline the cost-aware allocation is measured against: frameworks take turns, whatever
+    their cost or progress (a framework whose typical trial would not finish in time is skipped)."""
+
+    def __init__(self, predicted_seconds: dict[str, float], seed: int = 0) -> None:
+        super().__init__(predicted_seconds, seed)
+        self._turn = 0
+
+    def choose(self, seconds_left: float) -> str:
+        names = list(self.arms)
+        for k in range(len(names)):
+            name = names[(self._turn + k) % len(names)]
+            if self.arms[name].cost * FIT_FACTOR <= seconds_left:
+                self._turn = (self._turn + k + 1) % len(names)
+                return name
+        return min(self.arms, key=lambda f: self.arms[f].cost)

@@ -224,12 +224,13 @@ class Search:
     def _make_allocator(self) -> Any:
         if self.settings.allocation == "sampler" or len(self.frameworks) < 2:
             return None
-        if self.settings.allocation != "cost":
-            raise ValueError(f"allocation must be 'cost' or 'sampler', got {self.settings.allocation!r}")
-        from automl._allocation import CostAwareAllocator
+        if self.settings.allocation not in ("cost", "uniform"):
+            raise ValueError(f"allocation must be 'cost', 'uniform' or 'sampler', got {self.settings.allocation!r}")
+        from automl._allocation import CostAwareAllocator, UniformAllocator
 
         predicted = {c.framework: c.seconds_per_trial for c in self.recommendation.candidates}
-        return CostAwareAllocator({f: predicted.get(f, 1.0) for f in self.frameworks}, seed=self.settings.seed)
+        kind = CostAwareAllocator if self.settings.allocation == "cost" else UniformAllocator
+        return kind({f: predicted.get(f, 1.0) for f in self.frameworks}, seed=self.settings.seed)
 
     def _subsample(self, resampling: Resampling) -> Resampling:
         """A holdout whose training rows are sampled down when too few trials would fit (see above)."""
@@ -384,7 +385,7 @@ class Search:
             order.extend(c[r] for c in per_framework if r < len(c))
         baseline = next((c for c in order if c.framework == "sklearn" and c.family == "hgb"), order[0])
         order.remove(baseline)
-        if self._allocator is not None:  # cheapest frameworks' defaults first
+        if self._allocator is not None and self.settings.allocation == "cost":  # cheapest frameworks' defaults first
             cost = {f: a.cost for f, a in self._allocator.arms.items()}
             order.sort(key=lambda c: cost.get(c.framework, math.inf))
         if self.settings.portfolio:

@@ -300,7 +300,7 @@ def check_task(task: Task, y: pd.Series) -> None:
 SEARCH_OPTIONS = {
     "portfolio": (True, False),
     "pruner": ("sha", "median", "none"),
-    "allocation": ("cost", "sampler"),
+    "allocation": ("cost", "uniform", "sampler"),
     "subsample": (True, False),
     "cv_repeats": (1, 2, 3, 4, 5),
     "isolation": ("none", "process"),

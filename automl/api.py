@@ -114,7 +114,8 @@ def fit(
     ``ensemble``: replace the best model by a greedy weighted ensemble of the best trials when that
     validates better. ``search_options`` switches the search's features, mainly to measure them:
     ``portfolio`` (bool, warm-start configurations first), ``pruner`` ("sha", "median", "none") and
-    ``allocation`` ("cost": the next framework by estimated cost for improvement; "sampler": TPE's)
+    ``allocation`` ("cost": the next framework by estimated cost for improvement; "uniform": frameworks
+    take turns; "sampler": TPE's)
     , ``subsample`` (bool: on large data, trials train on a sample of the rows; the refit uses all)
     and ``cv_repeats`` (1-5, default 3: how often 5-fold cross-validation is drawn on up to 1,000 rows).
     """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from automl._allocation import CostAwareAllocator
+from automl._allocation import CostAwareAllocator, UniformAllocator
 from automl.errors import InputError
 from tests.conftest import make_frame
 
@@ -20,6 +20,12 @@ def test_a_framework_that_does_not_fit_in_the_time_left_is_not_drawn():
     assert {alloc.choose(5.0) for _ in range(100)} == {"fast"}
     # When nothing fits, the cheapest is returned (its own deadline truncates it).
     assert CostAwareAllocator({"a": 50.0, "b": 40.0}).choose(1.0) == "b"
+
+
+def test_uniform_allocation_takes_turns_whatever_the_cost():
+    alloc = UniformAllocator({"fast": 0.2, "slow": 20.0, "mid": 2.0}, seed=0)
+    assert [alloc.choose(60.0) for _ in range(6)] == ["fast", "slow", "mid"] * 2
+    assert {alloc.choose(5.0) for _ in range(4)} == {"fast", "mid"}  # what cannot finish is skipped
 
 
 def test_observed_cost_replaces_the_prediction():
@@ -75,7 +81,7 @@ def test_bad_search_options_fail_before_training(kwargs, match):
     [
         {"pruner": "median", "allocation": "sampler", "portfolio": False},
         {"pruner": "none", "allocation": "cost", "portfolio": True},
-        {"pruner": "sha"},
+        {"pruner": "sha", "allocation": "uniform"},
     ],
 )
 def test_each_feature_setting_runs_a_search(options):
