@@ -2,8 +2,8 @@
 
 For each dataset of a pool (PMLB by default, never a development-suite dataset or its twin) and
 each framework, ``automl.fit(train, frameworks=[fw], time_budget=B, ensemble=False, n_jobs=1,
-seed=0)`` runs in a process of its own, forked from this one so that the common imports are paid
-once and the peak memory belongs to that run alone. The fit (portfolio configurations first, as
+seed=0)`` runs in a process of its own, forked from a fork server (which imports the common
+modules once) so that the peak memory belongs to that run alone. The fit (portfolio configurations first, as
 the search always does) is scored on the benchmark split's test rows (75/25, ``random_state=0``,
 stratified; AUC, log loss or RMSE) and appends
 
@@ -282,7 +282,7 @@ def fit_and_score(train: pd.DataFrame, test: pd.DataFrame, task: str, framework:
 
 
 def _child(conn: Any, train: pd.DataFrame, test: pd.DataFrame, task: str, framework: str, budget: float,
-           log: str) -> None:
+           log: str, work: Any = None) -> None:
     """The forked process: output to ``log``, one ("start", rss) and one ("done" | "error", payload)."""
     import resource
     import warnings
@@ -294,7 +294,8 @@ def _child(conn: Any, train: pd.DataFrame, test: pd.DataFrame, task: str, framew
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore")
     try:
-        out = fit_and_score(train, test, task, framework, budget, report=lambda rss: conn.send(("start", rss)))
+        out = (work or fit_and_score)(train, test, task, framework, budget,
+                                      report=lambda rss: conn.send(("start", rss)))
         out["maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         conn.send(("done", out))
     except BaseException as e:  # the parent records it as this pair's failure and goes on
@@ -319,21 +320,29 @@ def _tree_usage(proc: Any) -> tuple[int, int]:
     return rss, threads
 
 
+def _context() -> Any:
+    """Children forked from a fork server that has imported the common modules once: a plain fork of
+    this process could inherit OpenMP or BLAS thread pools in use (a hang), spawning pays the imports."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["automl", "automl.api", "sklearn.ensemble", "benchmarks.metadata"])
+    return ctx
+
+
 def run_in_child(train: pd.DataFrame, test: pd.DataFrame, task: str, framework: str, budget: float,
-                 timeout: float) -> dict[str, Any]:
+                 timeout: float, work: Any = None) -> dict[str, Any]:
     """Fork, run :func:`fit_and_score` there and watch its memory every SAMPLE_SECONDS.
 
     Returns its summary with ``status`` "ok", or ``status`` "failed" and a ``reason`` (an exception,
-    a crash, or a hang past ``timeout`` seconds). The fork inherits the data and the imports.
+    a crash, or a hang past ``timeout`` seconds). The data reach it pickled.
     """
     import psutil
 
-    ctx = mp.get_context("fork")
+    ctx = _context()
     parent, child = ctx.Pipe(duplex=False)
     with tempfile.NamedTemporaryFile(prefix=f"metadata_{framework}_", suffix=".log", delete=False) as f:
         log = f.name
     started = time.monotonic()
-    proc = ctx.Process(target=_child, args=(child, train, test, task, framework, budget, log))
+    proc = ctx.Process(target=_child, args=(child, train, test, task, framework, budget, log, work))
     proc.start()
     child.close()
     watched = psutil.Process(proc.pid)

@@ -68,6 +68,15 @@ def _quiet_logs() -> None:
     logging.getLogger("automl").setLevel(logging.WARNING)
 
 
+@pytest.fixture(autouse=True)
+def _one_cv_draw(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Searches in tests draw 5-fold cross-validation once, not CV5_REPEATS times: the same code
+    paths at a third of the cost. tests/test_resampling.py tests the repeats themselves; a test
+    marked ``cv_repeats`` keeps the default."""
+    if request.node.get_closest_marker("cv_repeats") is None:
+        monkeypatch.setattr("automl.api.CV5_REPEATS", 1)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL (with its password) of a PostgreSQL server started once for the session; see tests/_postgres.py.

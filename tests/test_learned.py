@@ -87,9 +87,12 @@ def test_meta_features_are_what_the_meta_dataset_records() -> None:
 
 
 def test_gpu_counterfactual_only_where_it_matters() -> None:
-    hw = detect_hardware()
-    if hw.has_gpu:
-        pytest.skip("this machine has a GPU: the counterfactual is about adding one")
+    from dataclasses import replace
+
+    machine = detect_hardware(refresh=True)
+    hw = replace(machine, gpus=(), frameworks={
+        name: replace(st, can_use_gpu=False) for name, st in machine.frameworks.items()
+    })  # this machine without any GPU, whatever it has
     small = profile_dataset(make_frame("binary", n=300), "y")
     assert not any("with a GPU" in e for e in recommend_frameworks(small, hw).explanation)
     big = profile_dataset(make_frame("binary", n=400_000), "y")

@@ -119,14 +119,20 @@ def test_retry_failed_runs_only_the_failed_pairs_again(built: tuple[Path, Path, 
     assert sum(r["status"] == "failed" for r in rows) == 2
 
 
-def test_a_crash_and_a_hang_in_the_child_are_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+def _crash(*args: object, **kwargs: object) -> None:
+    os._exit(3)
+
+
+def _hang(*args: object, **kwargs: object) -> None:
+    time.sleep(60)
+
+
+def test_a_crash_and_a_hang_in_the_child_are_failures() -> None:
     frame = pd.DataFrame({"a": [0.0, 1.0], "target": [0, 1]})
-    monkeypatch.setattr(md, "fit_and_score", lambda *a, **k: os._exit(3))  # the fork inherits the patch
-    crashed = md.run_in_child(frame, frame, "binary", "sklearn", 1.0, timeout=30)
+    crashed = md.run_in_child(frame, frame, "binary", "sklearn", 1.0, timeout=30, work=_crash)
     assert crashed["status"] == "failed" and "exit code 3" in crashed["reason"]
-    monkeypatch.setattr(md, "fit_and_score", lambda *a, **k: time.sleep(60))
     started = time.monotonic()
-    hung = md.run_in_child(frame, frame, "binary", "sklearn", 1.0, timeout=1)
+    hung = md.run_in_child(frame, frame, "binary", "sklearn", 1.0, timeout=1, work=_hang)
     assert hung["status"] == "failed" and hung["reason"].startswith("timeout")
     assert time.monotonic() - started < 20
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from automl._resampling import CV5_REPEATS, fits_per_trial, make_resampling
 
@@ -31,3 +32,12 @@ def test_larger_data_is_not_repeated():
     assert plan.describe() == "3-fold cross-validation"
     holdout = make_resampling(pd.Series(np.arange(20_000, dtype=float)), classification=False, seed=0)
     assert holdout.kind == "holdout" and holdout.repeats == 1
+
+
+@pytest.mark.cv_repeats
+def test_fit_draws_small_data_cross_validation_three_times_by_default():
+    import automl
+    from tests.conftest import make_frame
+
+    result = automl.fit(make_frame("binary", n=120), "y", n_trials=1, frameworks=["sklearn"], verbosity=0)
+    assert result.validation == f"stratified 5-fold cross-validation, repeated {CV5_REPEATS} times"
