@@ -77,13 +77,16 @@ def open_storage(storage: Any, *, heartbeat: int | None = HEARTBEAT_SECONDS) -> 
         raise InputError(f"storage must be an Optuna storage, a database URL or a journal file path, got {storage!r}")
     kwargs: dict[str, Any] = {}
     if heartbeat:
+        with quiet_optuna_warnings():
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
         kwargs = {
             "heartbeat_interval": int(heartbeat),
             "grace_period": int(heartbeat) * GRACE_FACTOR,
-            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+            "heartbeat_stale_trial_callback": retry,
         }
     try:
-        return optuna.storages.RDBStorage(storage, engine_kwargs={"pool_pre_ping": True}, **kwargs)
+        with quiet_optuna_warnings():  # heartbeats and retries are "experimental" in Optuna 5
+            return optuna.storages.RDBStorage(storage, engine_kwargs={"pool_pre_ping": True}, **kwargs)
     except ImportError as e:
         raise InputError(
             f"storage {hide_password(storage)}: the database driver is not installed ({e}); "

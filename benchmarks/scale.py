@@ -190,9 +190,11 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=300.0)
     parser.add_argument("--settings", nargs="+", default=["single", "two-workers"], choices=["single", "two-workers"])
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "scale.jsonl"))
+    parser.add_argument("--keep", help="a folder to keep the data, logs and run directories in (default: removed)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="automl-scale-") as tmp:
-        work = Path(tmp)
+        work = Path(args.keep) if args.keep else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         os.chmod(work, 0o755)
         data = work / "data.parquet"
         t = time.monotonic()
