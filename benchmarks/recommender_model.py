@@ -77,7 +77,8 @@ def ridge(X: np.ndarray, y: np.ndarray, names: list[str], alpha: float = RIDGE_A
     intercept = float(y.mean())
     coef = np.linalg.solve(Z.T @ Z + alpha * np.eye(Z.shape[1]), Z.T @ (y - intercept))
     resid = y - intercept - Z @ coef
-    return Linear(tuple(names), mean, scale, coef, intercept, float(resid.std()) if len(y) > 1 else 0.0)
+    spread = float(resid.std()) if len(y) > 1 else 0.0
+    return Linear(tuple(names), mean, scale, coef, intercept, spread, float(y.min()) - 1.0, float(y.max()) + 1.0)
 
 
 # -- models ----------------------------------------------------------------------------------------

@@ -54,20 +54,26 @@ class Linear:
     intercept: float
     #: Standard deviation of the training residuals (log10 units for the cost models).
     residual_std: float = 0.0
+    #: Predictions are clipped to the training targets' range widened by one unit (no wild extrapolation).
+    low: float = -math.inf
+    high: float = math.inf
 
     def predict(self, x: np.ndarray) -> float:
-        return float(self.intercept + self.coef @ ((x - self.mean) / self.scale))
+        value = float(self.intercept + self.coef @ ((x - self.mean) / self.scale))
+        return min(max(value, self.low), self.high)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
             "coef": self.coef.tolist(), "intercept": self.intercept, "residual_std": self.residual_std,
+            "low": self.low, "high": self.high,
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Linear:
         return cls(tuple(d["features"]), _array(d["mean"]), _array(d["scale"]), _array(d["coef"]),
-                   float(d["intercept"]), float(d.get("residual_std", 0.0)))
+                   float(d["intercept"]), float(d.get("residual_std", 0.0)),
+                   float(d.get("low", -math.inf)), float(d.get("high", math.inf)))
 
 
 @dataclass(frozen=True)
