@@ -217,6 +217,7 @@ class Search:
         self._model_number: int | None = None  # the trial whose first-fold model _best_model is
         self._interrupts = Interrupts()
         self._devices: dict[str, str] = {}  # frameworks moved to the CPU after a GPU error
+        self._mine: dict[str, int] = {}  # this process's trials by state (a worker's summary)
         self._trial_process: Any = None  # automl._isolation.TrialProcess, with isolation="process"
         self._used_before = 0.0  # seconds searched in earlier sessions of a resumed study
         self._used_saved = 0.0
@@ -560,7 +561,6 @@ class Search:
 
     def _loop(self, study: optuna.Study) -> bool:
         """Run trials until the budget, ``n_trials`` or Ctrl-C stops the search; True if interrupted."""
-        self._mine: dict[str, int] = {}
         while not self._should_stop(study):
             _study.fail_stale_trials(study)  # a dead worker's trial is failed and queued again
             if self._others_finish_the_count(study):
