@@ -324,7 +324,7 @@ def _context() -> Any:
     """Children forked from a fork server that has imported the common modules once: a plain fork of
     this process could inherit OpenMP or BLAS thread pools in use (a hang), spawning pays the imports."""
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["automl", "automl.api", "sklearn.ensemble", "benchmarks.metadata"])
+    ctx.set_forkserver_preload(["automl", "automl.api", "sklearn.ensemble"])
     return ctx
 
 
