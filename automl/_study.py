@@ -72,7 +72,7 @@ def open_storage(storage: Any, *, heartbeat: int | None = HEARTBEAT_SECONDS) -> 
     if storage is None or isinstance(storage, optuna.storages.BaseStorage):
         return storage
     if isinstance(storage, Path) or (isinstance(storage, str) and not is_url(storage)):
-        return journal_storage(Path(storage))
+        return journal_storage(Path(storage), owned=False)
     if not isinstance(storage, str):
         raise InputError(f"storage must be an Optuna storage, a database URL or a journal file path, got {storage!r}")
     kwargs: dict[str, Any] = {}
@@ -109,19 +109,21 @@ def _scrub(error: Exception, url: str) -> str:
     return text.replace(str(password), "***") if password else text
 
 
-def journal_storage(path: Path) -> optuna.storages.JournalStorage:
-    """Optuna's journal storage in one file (created when absent), after mending a torn last line.
+def journal_storage(path: Path, *, owned: bool = True) -> optuna.storages.JournalStorage:
+    """Optuna's journal storage in one file (created when absent).
 
-    A process killed while appending can leave a last line without its newline; Optuna would then
-    fail on the next line written after it, so that fragment is cut off. Only call this while
-    holding the run's :class:`RunLock` (a lock file left by a killed writer is removed).
+    ``owned``: the caller holds the run's :class:`RunLock`, so no other process writes the file:
+    a torn last line (a process killed while appending; Optuna would fail on the next line written
+    after it) is cut off and a lock file left by a killed writer is removed. A journal path the user
+    passes as ``storage`` may be shared by live processes and is opened as it is.
     """
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    _mend_journal(path)
     lock = Path(f"{path}.lock")
-    if lock.exists():
+    if owned:
+        _mend_journal(path)
+    if owned and lock.exists():
         logger.info("removed a stale lock file %s left by a stopped process", lock.name)
         lock.unlink(missing_ok=True)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))

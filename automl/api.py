@@ -261,7 +261,9 @@ def _fit(
             "frameworks": p.recommendation.frameworks, "device": device, "seed": seed, "n_jobs": n_jobs,
             "time_budget": float(time_budget), "n_trials": n_trials,
             "options": {**p.options, "cv_repeats": repeats},
-            "data": {"path": source, "rows": len(df), "fingerprint": _study.fingerprint(df)},
+            # Hashing the data is for a study that outlives this call (resume, workers), not an in-memory one.
+            "data": {"path": source, "rows": len(df),
+                     "fingerprint": None if storage is None else _study.fingerprint(df)},
             "custom_keras": keras_hypermodel is not None, "heartbeat": heartbeat,
             "started_epoch": time.time() - (time.monotonic() - started),
         }
