@@ -44,6 +44,10 @@ MIN_TRIAL_SECONDS = 0.5
 #: The refit on all rows is predicted from the best trial's fit time, with this safety factor.
 REFIT_SAFETY = 1.25
 REFIT_FIXED_SECONDS = 0.25
+#: Time is kept back for refitting a likely ensemble only while that costs at most this share of
+#: the budget; beyond it (large data) trials are worth more, and an ensemble is refitted only if the
+#: time left at the end allows (at 1M rows the ensemble share once stopped the search at 1/3 budget).
+ENSEMBLE_RESERVE_SHARE = 0.25
 #: Row subsampling on large data: when fewer than SUBSAMPLE_MIN_TRIALS trials of the leading
 #: candidate fit in the budget on all training rows, trials train on a sample of them (never under
 #: SUBSAMPLE_MIN_ROWS) sized for that many trials; the final model is refitted on all rows.
@@ -286,7 +290,11 @@ class Search:
         """Seconds kept back from the trials for the refit, with a margin for misprediction."""
         if self._best_number is None or self.settings.worker:
             return 0.0
-        return REFIT_FIXED_SECONDS + max(self._refit_estimate(), self._ensemble_estimate()) * REFIT_SAFETY
+        needed = self._refit_estimate()
+        ensemble = self._ensemble_estimate()
+        if ensemble <= ENSEMBLE_RESERVE_SHARE * self.settings.time_budget:
+            needed = max(needed, ensemble)
+        return REFIT_FIXED_SECONDS + needed * REFIT_SAFETY
 
     def _trial_deadline(self) -> float:
         return self.settings.deadline - FINISH_SECONDS - self._refit_reserve()

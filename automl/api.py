@@ -447,10 +447,12 @@ def work(
 
     ``storage`` is the study's database URL, ``study_name`` its name. The data is read from the
     file recorded in the study (``data`` overrides the path, e.g. where this machine mounts it).
-    Returns the number of trials this worker ran, by state.
+    Returns ``{"trials": {state: count}, "prepare_seconds": s}``: the trials this worker ran, by
+    state, and the seconds it took to read and profile the data before joining.
     """
     import optuna
 
+    began = time.monotonic()
     with log_output(verbosity):
         store = _study.open_storage(storage)
         try:
@@ -490,9 +492,13 @@ def work(
             started=started, storage=store, study_name=study_name, verbosity=verbosity, spec=spec,
             frameworks=list(spec["frameworks"]), worker=True, **{**p.options, "ensemble": False},
         )
-        logger.info("worker joined study %r in %s (%.0fs left)", study_name, _study.hide_password(storage), left)
+        prepared = time.monotonic() - began
+        logger.info(
+            "worker joined study %r in %s after %.1fs reading and profiling %d rows (%.0fs left)",
+            study_name, _study.hide_password(storage), prepared, len(frame), left,
+        )
         outcome = Search(p.X, p.y, p.spec, p.recommendation, p.metric, p.resampling, settings, p.adapters).run()
-        return outcome.worker_summary
+        return {"trials": dict(outcome.worker_summary), "prepare_seconds": round(prepared, 2)}
 
 
 #: At most this many training levels per categorical column go into the saved schema.

@@ -257,10 +257,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise UserError("worker needs --storage URL (or the AUTOML_STORAGE environment variable)")
     summary = automl.work(args.storage, args.study, n_jobs=args.n_jobs, verbosity=_verbosity(args), data=args.data)
     if args.json:
-        _print_json({"study": args.study, "trials": summary})
+        _print_json({"study": args.study, **summary})
     else:
-        ran = ", ".join(f"{n} {state.lower()}" for state, n in sorted(summary.items())) or "no trials"
-        print(f"Worker done: {ran} in study {args.study!r}")
+        ran = ", ".join(f"{n} {state.lower()}" for state, n in sorted(summary["trials"].items())) or "no trials"
+        print(f"Worker done: {ran} in study {args.study!r} (ready after {summary['prepare_seconds']:.1f}s)")
     return 0
 
 

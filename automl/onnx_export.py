@@ -540,30 +540,40 @@ def _categorical_block(
     return outputs, int(table.shape[1])
 
 
+def _imputed(g: _Graph, x: str, imputer: Any, flagged: Any, cols: list[str]) -> tuple[str, int]:
+    """A fitted SimpleImputer's fill values, then NaN indicators of the ``flagged`` input columns."""
+    if not (isinstance(imputer.missing_values, float) and np.isnan(imputer.missing_values)):
+        raise OnnxExportError(f"the imputer of {cols!r} treats {imputer.missing_values!r} as missing; only NaN is")
+    stats = np.asarray(imputer.statistics_, dtype=np.float64)
+    keep = np.ones(len(stats), dtype=bool) if imputer.keep_empty_features else ~np.isnan(stats)
+    fill = np.nan_to_num(stats, nan=0.0).astype(np.float32).reshape(1, -1)
+    filled = g.op("Where", [g.op("IsNaN", [x]), g.const(fill, "fill"), x])
+    if not keep.all():
+        filled = g.op("Gather", [filled, g.const(np.flatnonzero(keep).astype(np.int64))], axis=1)
+    parts, width = [filled], int(keep.sum())
+    if len(flagged):
+        which = g.op("Gather", [x, g.const(np.asarray(flagged, dtype=np.int64))], axis=1)
+        parts.append(g.op("Cast", [g.op("IsNaN", [which])], to=1))
+        width += len(flagged)
+    return (g.op("Concat", parts, axis=1) if len(parts) > 1 else filled), width
+
+
 def _numeric_block(g: _Graph, steps: list[Any], cols: list[str]) -> tuple[str, int]:
     """Numbers in, then the fitted imputer (fill values, missing indicators) and scaler."""
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import StandardScaler
 
+    from search_spaces._preprocess import MedianImputer
+
     x = g.op("Concat", cols, axis=1) if len(cols) > 1 else cols[0]
     width = len(cols)
     for step in steps:
-        if isinstance(step, SimpleImputer):
-            if not (isinstance(step.missing_values, float) and np.isnan(step.missing_values)):
-                raise OnnxExportError(f"the imputer of {cols!r} treats {step.missing_values!r} as missing; only NaN is")
-            stats = np.asarray(step.statistics_, dtype=np.float64)
-            keep = np.ones(len(stats), dtype=bool) if step.keep_empty_features else ~np.isnan(stats)
-            fill = np.nan_to_num(stats, nan=0.0).astype(np.float32).reshape(1, -1)
-            filled = g.op("Where", [g.op("IsNaN", [x]), g.const(fill, "fill"), x])
-            if not keep.all():
-                filled = g.op("Gather", [filled, g.const(np.flatnonzero(keep).astype(np.int64))], axis=1)
-            parts, width = [filled], int(keep.sum())
+        if isinstance(step, MedianImputer):
+            x, width = _imputed(g, x, step.imputer_, step.indicator_columns_, cols)
+        elif isinstance(step, SimpleImputer):
             indicator = getattr(step, "indicator_", None) if step.add_indicator else None
-            if indicator is not None and len(indicator.features_):
-                which = g.op("Gather", [x, g.const(np.asarray(indicator.features_, dtype=np.int64))], axis=1)
-                parts.append(g.op("Cast", [g.op("IsNaN", [which])], to=1))
-                width += len(indicator.features_)
-            x = g.op("Concat", parts, axis=1) if len(parts) > 1 else filled
+            flagged = indicator.features_ if indicator is not None else []
+            x, width = _imputed(g, x, step, flagged, cols)
         elif isinstance(step, StandardScaler):
             if step.mean_ is not None and step.with_mean:
                 x = g.op("Sub", [x, g.const(np.asarray(step.mean_, dtype=np.float32).reshape(1, -1), "mean")])

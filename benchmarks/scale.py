@@ -144,6 +144,17 @@ def storage_url(work: Path) -> tuple[str, Any]:
         return f"sqlite:///{work / 'study.db'}", None
 
 
+def _worker_report(log: Path) -> dict[str, Any]:
+    """The worker's own account (``automl worker --json``): its trials and its preparation time."""
+    text = log.read_text()
+    start = 0 if text.startswith("{") else text.find("\n{") + 1  # after any warnings on stderr
+    try:
+        report = json.loads(text[start:])
+    except ValueError:
+        return {"worker_report": text[-500:]}
+    return {"worker_trials": sum(report["trials"].values()), "worker_prepare_s": report["prepare_seconds"]}
+
+
 def run_workers(data: Path, work: Path, budget: float, rows: int) -> dict[str, Any]:
     url, server = storage_url(work)
     name = f"scale-{uuid.uuid4().hex[:8]}"
@@ -168,7 +179,7 @@ def run_workers(data: Path, work: Path, budget: float, rows: int) -> dict[str, A
                     if main.poll() is not None:
                         raise SystemExit("the main process ended before creating the study") from None
                     time.sleep(0.5)
-            worker = subprocess.Popen(automl_cmd("-q", "worker", "--study", name, "--n-jobs", "1"), cwd=ROOT, env=env,
+            worker = subprocess.Popen(automl_cmd("-q", "worker", "--study", name, "--n-jobs", "1", "--json"), cwd=ROOT, env=env,
                                       stdout=open(work / "worker.log", "w"), stderr=subprocess.STDOUT)
             pids.append(worker.pid)
             main.wait()
@@ -177,8 +188,9 @@ def run_workers(data: Path, work: Path, budget: float, rows: int) -> dict[str, A
         if main.returncode != 0:
             raise SystemExit(f"main process failed with status {main.returncode}")
         storage = "postgresql" if url.startswith("postgresql") else "sqlite"
+        joined = _worker_report(work / "worker.log")
         return summarise("two-workers", out, wall, mem.peak_mb, budget, {"rows": rows, "processes": 2,
-                                                                        "storage": storage})
+                                                                        "storage": storage, **joined})
     finally:
         if server is not None:
             server.stop()

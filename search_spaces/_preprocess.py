@@ -21,6 +21,11 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 from search_spaces._spec import FeatureSpec
 
 MISSING = "__missing__"
+#: A numeric column gets a missing-value indicator only when at least this many training rows miss
+#: it: an indicator set on one or two rows lets a model memorise those rows' labels (on penguins, the
+#: one training penguin with every measurement missing taught "all missing => Adelie", and a Gentoo
+#: with every measurement missing in the test rows was then given a probability of 1e-3).
+MIN_INDICATOR_ROWS = 10
 DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour", "epoch_days")
 
 
@@ -68,6 +73,40 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
         return np.asarray(
             [f"{c}__{p}" for c in self.feature_names_in_ for p in DATETIME_PARTS], dtype=object
         )
+
+
+class MedianImputer(TransformerMixin, BaseEstimator):
+    """Median imputation plus a missing indicator per column missing in enough training rows.
+
+    scikit-learn's ``SimpleImputer(add_indicator=True)`` flags every column with any missing value;
+    this one leaves out columns missing in fewer than ``min_indicator_rows`` rows.
+    """
+
+    def __init__(self, min_indicator_rows: int = MIN_INDICATOR_ROWS) -> None:
+        self.min_indicator_rows = min_indicator_rows
+
+    def fit(self, X: Any, y: Any = None) -> MedianImputer:
+        values = np.asarray(X, dtype=np.float64)
+        self.n_features_in_ = values.shape[1]
+        self.imputer_ = SimpleImputer(strategy="median", keep_empty_features=True).fit(values)
+        counts = np.isnan(values).sum(axis=0)
+        self.indicator_columns_ = np.flatnonzero(counts >= self.min_indicator_rows)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        values = np.asarray(X, dtype=np.float64)
+        filled = self.imputer_.transform(values)
+        if not len(self.indicator_columns_):
+            return filled
+        return np.hstack([filled, np.isnan(values[:, self.indicator_columns_]).astype(np.float64)])
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        names = (
+            np.asarray(input_features, dtype=object) if input_features is not None
+            else np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        )
+        flags = [f"missingindicator_{names[i]}" for i in self.indicator_columns_]
+        return np.concatenate([names, np.asarray(flags, dtype=object)])
 
 
 def n_categorical_outputs(spec: FeatureSpec) -> int:
@@ -118,7 +157,7 @@ def make_preprocessor(
         first: Any = FunctionTransformer(_as_float) if name == "num" else DatetimeParts()
         parts: list[Any] = [first]
         if impute:
-            parts.append(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True))
+            parts.append(MedianImputer())
         if scale:
             parts.append(StandardScaler())
         steps.append((name, make_pipeline(*parts), cols))

@@ -147,3 +147,28 @@ def test_unknown_framework_lists_known_ones() -> None:
 def test_aliases_resolve() -> None:
     assert get_adapter("scikit-learn").name == "sklearn"
     assert get_adapter("XGB").name == "xgboost"
+
+
+def test_missing_indicators_only_for_columns_missing_in_enough_rows() -> None:
+    """A flag set on one training row lets a linear model memorise that row's label."""
+    from sklearn.linear_model import LogisticRegression
+
+    from search_spaces._preprocess import MIN_INDICATOR_ROWS, make_preprocessor, with_preprocessing
+
+    rng = np.random.default_rng(0)
+    n = 200
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.normal(size=n)})
+    y = pd.Series(np.where(X["a"] > 0, "yes", "no"))
+    X.loc[0, ["a", "b", "c"]] = np.nan  # one row with everything missing
+    X.loc[1 : MIN_INDICATOR_ROWS, "c"] = np.nan  # "c" missing in enough rows (with row 0) for a flag
+    spec = profile_dataset(X.assign(y=y), "y").feature_spec()
+    pre = make_preprocessor(spec, categorical="onehot", scale=True)
+    out = pre.fit_transform(X)
+    imputer = pre.named_transformers_["num"][1]
+    assert list(imputer.get_feature_names_out(["a", "b", "c"])) == ["a", "b", "c", "missingindicator_c"]
+    assert out.shape == (n, 4) and not np.isnan(out).any()
+    np.testing.assert_array_equal(out[:, 3] > 0, X["c"].isna().to_numpy())  # scaled flags
+    # The model cannot single out the all-missing row any more: it gets the median row's odds.
+    model = with_preprocessing(make_preprocessor(spec, categorical="onehot", scale=True), LogisticRegression())
+    proba = model.fit(X, y).predict_proba(X.iloc[[0]])[0]
+    assert 0.2 < proba[1] < 0.8
