@@ -42,9 +42,15 @@ ROOT = Path(__file__).resolve().parents[1]
 EVAL_MD = ROOT / "benchmarks" / "results" / "recommender_eval.md"
 #: A recommended framework within this much normalised score of the best one is a hit.
 HIT_TOLERANCE = 0.005
-#: Neighbours averaged by the score model, and the ridge penalty of the cost models (on standardised inputs).
-K_NEIGHBOURS = 7
+#: The ridge penalty of the cost models (on standardised inputs).
 RIDGE_ALPHA = 1.0
+#: The score model's settings tried by the inner grouped leave-one-dataset-out: neighbours, which
+#: meta-features measure similarity (all, or size, shape, column types and task only) and the
+#: shrinkage towards each framework's mean (1: the neighbours alone; 0.5: half way).
+K_CHOICES = (3, 5, 7, 11)
+COMPACT = ("log_rows", "log_features", "categorical_share", "low_cardinality_share", "log_classes", "regression")
+COLUMN_CHOICES: dict[str, tuple[str, ...] | None] = {"all": None, "compact": COMPACT}
+SHRINK_CHOICES = (1.0, 0.5)
 #: Hyper-parameters used by the per-trial cost model: numeric ones present in this share of a framework's trials.
 MIN_PARAM_SHARE = 0.1
 
@@ -82,11 +88,50 @@ def ridge(X: np.ndarray, y: np.ndarray, names: list[str], alpha: float = RIDGE_A
 
 
 # -- models ----------------------------------------------------------------------------------------
-def fit_scores(table: pd.DataFrame, frameworks: list[str], k: int = K_NEIGHBOURS) -> Neighbours:
+def fit_scores(
+    table: pd.DataFrame, frameworks: list[str], k: int = 7, columns: str = "all", shrink: float = 1.0
+) -> Neighbours:
     X = np.vstack([feature_vector(m, t) for m, t in zip(table.meta, table.task, strict=True)])
     mean, scale = _standardise(X)
     scores = {f: table[f].to_numpy(dtype=np.float64) for f in frameworks if f in table}
-    return Neighbours(mean, scale, (X - mean) / scale, tuple(table.index), scores, k)
+    names = COLUMN_CHOICES[columns]
+    index = None if names is None else tuple(FEATURES.index(n) for n in names)
+    return Neighbours(mean, scale, (X - mean) / scale, tuple(table.index), scores, k, index, shrink)
+
+
+def _ranking_figures(table: pd.DataFrame, frameworks: list[str], predict: Any) -> tuple[float, float]:
+    """Mean regret and top-1 hit rate of ``predict(train_table, row) -> {framework: score}``, grouped LODO."""
+    regrets, hits = [], []
+    for group in table.group.unique():
+        train_t, test_t = table[table.group != group], table[table.group == group]
+        for _, row in test_t.iterrows():
+            available = [f for f in frameworks if f in row and pd.notna(row[f])]
+            if not available:
+                continue
+            best = max(float(row[f]) for f in available)
+            got = float(row[_pick(predict(train_t, row), available)])
+            regrets.append(best - got)
+            hits.append(got >= best - HIT_TOLERANCE)
+    return float(np.mean(regrets)), float(np.mean(hits))
+
+
+def select_scores(table: pd.DataFrame, frameworks: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The score model's settings with the lowest mean regret (then the best top-1) in grouped
+    leave-one-dataset-out over ``table`` alone, and the figures of every setting tried."""
+    tried = {}
+    for k in K_CHOICES:
+        for columns in COLUMN_CHOICES:
+            for shrink in SHRINK_CHOICES:
+                settings = {"k": k, "columns": columns, "shrink": shrink}
+
+                def predict(train_t: pd.DataFrame, row: pd.Series, settings: dict = settings) -> dict[str, float]:
+                    model = fit_scores(train_t, frameworks, **settings)
+                    return {f: v for f, (v, _) in model.predict(feature_vector(row.meta, row.task)).items()}
+
+                regret, top1 = _ranking_figures(table, frameworks, predict)
+                tried[f"k={k} {columns} shrink={shrink}"] = {**settings, "regret": regret, "top1": top1}
+    best = min(tried.values(), key=lambda r: (round(r["regret"], 6), -r["top1"]))
+    return {key: best[key] for key in ("k", "columns", "shrink")}, tried
 
 
 def fit_fold_seconds(runs: pd.DataFrame, framework: str) -> Linear | None:
@@ -139,7 +184,8 @@ def train(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) -> Le
     fold = {f: m for f in frameworks if (m := fit_fold_seconds(runs, f)) is not None}
     trial = {f: m for f in frameworks if (m := fit_trial_seconds(trials, metas, f)) is not None}
     memory = {f: m for f in frameworks if (m := fit_memory(runs, f)) is not None}
-    return LearnedModel(fit_scores(table, frameworks), fold, trial, memory, {})
+    settings, _ = select_scores(table, frameworks)
+    return LearnedModel(fit_scores(table, frameworks, **settings), fold, trial, memory, {})
 
 
 # -- evaluation ------------------------------------------------------------------------------------
@@ -167,7 +213,7 @@ def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) ->
             best = max(float(row[f]) for f in available)
             learned = {f: s for f, (s, _) in model.expected_scores(row.meta, row.task).items()}
             choices = {
-                "learned (k-NN)": _pick(learned, available),
+                "learned (k-NN, nested selection)": _pick(learned, available),
                 "always XGBoost": "xgboost" if "xgboost" in available else available[0],
                 "always the best on average": _pick(average.to_dict(), available),
                 "rule-based": _pick(rule.loc[name].dropna().to_dict(), available),
@@ -236,12 +282,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.report.write_text(f"# Recommender evaluation\n\n`python -m benchmarks.recommender_model`\n\n{text}\n")
     model = train(runs, trials, frameworks)
+    chosen = {"k": model.score.k, "shrink": model.score.shrink,
+              "columns": "all" if model.score.columns is None else "compact"}
+    print(f"score model chosen on all datasets by grouped leave-one-dataset-out: {chosen}")
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     trained_on = {
         "datasets": int(runs.dataset.nunique()), "runs": int(len(runs)), "trials": int(len(trials)),
         "budget": sorted(runs.budget.unique().tolist()), "hardware": runs["hardware.cpu_model"].iloc[0],
         "cores_per_model": 1, "commit": head.strip(), "date": datetime.date.today().isoformat(),
         "command": "python -m benchmarks.recommender_model", "evaluation": json.loads(json.dumps(result)),
+        "score_model": chosen,
     }
     LearnedModel(model.score, model.seconds_per_fold, model.trial_seconds, model.memory_mb, trained_on).save(args.model)
     print(f"wrote {args.model} ({args.model.stat().st_size / 1024:.0f} kB)")

@@ -5,7 +5,9 @@
 ``recommender/learned_model.json``: plain numbers (no code, no pickle), versioned. It holds
 
 - ``score``: a k-nearest-neighbour model over standardised meta-features: a framework's expected
-  normalised score is the distance-weighted mean of its scores on the k most similar datasets;
+  normalised score is the distance-weighted mean of its scores on the k most similar datasets,
+  shrunk towards its mean over all datasets (k, the meta-features used and the shrinkage are
+  chosen by grouped leave-one-dataset-out, see :class:`Neighbours`);
 - ``seconds_per_fold``: per framework, a ridge regression of log10 seconds for one fit-and-score
   on one core, from the meta-features with the fit's training rows;
 - ``trial_seconds``: per framework, the same with the trial's model family and hyper-parameters
@@ -78,7 +80,13 @@ class Linear:
 
 @dataclass(frozen=True)
 class Neighbours:
-    """Expected normalised score per framework from the k most similar datasets of the meta-dataset."""
+    """Expected normalised score per framework from the k most similar datasets of the meta-dataset.
+
+    Similarity is measured on ``columns`` of the standardised meta-features (None: all of them). The
+    neighbours' distance-weighted mean is shrunk towards the framework's mean over all datasets:
+    ``prior + shrink * (neighbours - prior)`` (``shrink=1``: the neighbours alone). ``k``, the
+    columns and ``shrink`` are chosen by grouped leave-one-dataset-out on the training datasets.
+    """
 
     mean: np.ndarray
     scale: np.ndarray
@@ -86,25 +94,36 @@ class Neighbours:
     datasets: tuple[str, ...]
     scores: dict[str, np.ndarray]  # per framework, normalised score per dataset (NaN: not run)
     k: int
+    columns: tuple[int, ...] | None = None
+    shrink: float = 1.0
+
+    def prior(self, framework: str) -> float:
+        scores = self.scores[framework]
+        return float(np.nanmean(scores)) if (~np.isnan(scores)).any() else math.nan
 
     def predict(self, x: np.ndarray) -> dict[str, tuple[float, list[str]]]:
         """Per framework: the expected normalised score and the neighbours it came from."""
         z = (x - self.mean) / self.scale
-        dist = np.sqrt(((self.X - z) ** 2).sum(axis=1))
+        cols = list(self.columns) if self.columns is not None else slice(None)
+        dist = np.sqrt(((self.X[:, cols] - z[cols]) ** 2).sum(axis=1))
         out = {}
         for framework, scores in self.scores.items():
             seen = np.flatnonzero(~np.isnan(scores))
             if len(seen) == 0:
                 continue
-            near = seen[np.argsort(dist[seen])[: self.k]]
+            near = seen[np.argsort(dist[seen], kind="stable")[: self.k]]
             weights = 1.0 / (dist[near] + 0.25)
-            out[framework] = (float(weights @ scores[near] / weights.sum()), [self.datasets[i] for i in near])
+            local = float(weights @ scores[near] / weights.sum())
+            prior = self.prior(framework)
+            out[framework] = (prior + self.shrink * (local - prior), [self.datasets[i] for i in near])
         return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "mean": self.mean.tolist(), "scale": self.scale.tolist(), "X": np.round(self.X, 5).tolist(),
             "datasets": list(self.datasets), "k": self.k,
+            "columns": None if self.columns is None else [FEATURES[i] for i in self.columns],
+            "shrink": self.shrink,
             "scores": {f: [None if np.isnan(v) else round(float(v), 5) for v in s] for f, s in self.scores.items()},
         }
 
@@ -113,7 +132,10 @@ class Neighbours:
         scores = {
             f: np.array([np.nan if v is None else v for v in s], dtype=np.float64) for f, s in d["scores"].items()
         }
-        return cls(_array(d["mean"]), _array(d["scale"]), _array(d["X"]), tuple(d["datasets"]), scores, int(d["k"]))
+        names = d.get("columns")
+        columns = None if names is None else tuple(FEATURES.index(n) for n in names)
+        return cls(_array(d["mean"]), _array(d["scale"]), _array(d["X"]), tuple(d["datasets"]), scores, int(d["k"]),
+                   columns, float(d.get("shrink", 1.0)))
 
 
 def config_features(family: str, config: Mapping[str, Any], families: list[str], params: list[str]) -> np.ndarray:

@@ -126,8 +126,28 @@ def test_trainer_and_grouped_evaluation_on_a_synthetic_meta_dataset() -> None:
     runs_df, trials_df = pd.DataFrame(runs), pd.DataFrame(trials)
     result = evaluate(runs_df, trials_df, ["sklearn", "xgboost"])
     assert result["datasets"] == 12 and result["groups"] == 6
-    assert result["ranking"]["learned (k-NN)"]["top1"] >= result["ranking"]["always XGBoost"]["top1"]
+    assert result["ranking"]["learned (k-NN, nested selection)"]["top1"] >= result["ranking"]["always XGBoost"]["top1"]
     assert result["cost"]["learned"]["within_2x"] > 0.9
     model = train(runs_df, trials_df, ["sklearn", "xgboost"])
     assert set(model.frameworks) == {"sklearn", "xgboost"}
     assert set(model.trial_seconds) == {"sklearn", "xgboost"}
+
+
+def test_neighbour_scores_shrink_towards_the_mean_and_use_the_chosen_columns() -> None:
+    from recommender.learned import Neighbours
+    from recommender.meta import FEATURES
+
+    X = np.zeros((4, len(FEATURES)))
+    X[:, 0] = [0.0, 1.0, 2.0, 3.0]  # log_rows
+    X[:, 1] = [3.0, 2.0, 1.0, 0.0]  # log_features: the opposite order
+    scores = {"a": np.array([1.0, 0.0, 0.0, 0.0])}
+    near0 = np.zeros(len(FEATURES))
+    by_rows = Neighbours(np.zeros(len(FEATURES)), np.ones(len(FEATURES)), X, ("d0", "d1", "d2", "d3"), scores, 1,
+                         (0,), 1.0)
+    assert by_rows.predict(near0)["a"] == (1.0, ["d0"])
+    by_features = Neighbours(by_rows.mean, by_rows.scale, X, by_rows.datasets, scores, 1, (1,), 1.0)
+    assert by_features.predict(near0)["a"] == (0.0, ["d3"])
+    halfway = Neighbours(by_rows.mean, by_rows.scale, X, by_rows.datasets, scores, 1, (0,), 0.5)
+    assert halfway.predict(near0)["a"][0] == pytest.approx(0.25 + 0.5 * (1.0 - 0.25))
+    again = Neighbours.from_dict(json.loads(json.dumps(halfway.to_dict())))
+    assert again.columns == (0,) and again.shrink == 0.5 and again.predict(near0) == halfway.predict(near0)
