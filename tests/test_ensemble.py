@@ -46,3 +46,21 @@ def test_fit_names_ensemble_members_when_one_wins() -> None:
     assert r.best_score > r.leaderboard.score.max()
     proba = r.predict_proba(make_frame("multiclass", n=30, seed=2))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_ensemble_candidates_keep_several_model_families() -> None:
+    """Near-copies of one configuration must not crowd every other model out of ensemble selection."""
+    import numpy as np
+
+    from automl._search import ENSEMBLE_CANDIDATES, ENSEMBLE_PER_MODEL, Search
+
+    search = object.__new__(Search)
+    search._oof, search._oof_model = {}, {}
+    for n in range(30):  # thirty LightGBM trials, each better than the last
+        search._remember_oof(n, 0.9 + n / 1000, np.zeros(3), 0.1, "lightgbm/gbdt")
+    for n in range(30, 33):  # three weaker linear models
+        search._remember_oof(n, 0.8, np.zeros(3), 0.1, "sklearn/linear")
+    kept = sorted(search._oof)
+    assert kept == [26, 27, 28, 29, 30, 31, 32]  # the best ENSEMBLE_PER_MODEL LightGBM trials, and the linear ones
+    assert ENSEMBLE_PER_MODEL == 4 and len(kept) <= ENSEMBLE_CANDIDATES
+    assert set(search._oof_model) == set(search._oof)
