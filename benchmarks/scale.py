@@ -179,8 +179,9 @@ def run_workers(data: Path, work: Path, budget: float, rows: int) -> dict[str, A
                     if main.poll() is not None:
                         raise SystemExit("the main process ended before creating the study") from None
                     time.sleep(0.5)
-            worker = subprocess.Popen(automl_cmd("-q", "worker", "--study", name, "--n-jobs", "1", "--json"), cwd=ROOT, env=env,
-                                      stdout=open(work / "worker.log", "w"), stderr=subprocess.STDOUT)
+            worker = subprocess.Popen(automl_cmd("-q", "worker", "--study", name, "--n-jobs", "1", "--json"),
+                                      cwd=ROOT, env=env, stdout=open(work / "worker.log", "w"),
+                                      stderr=subprocess.STDOUT)
             pids.append(worker.pid)
             main.wait()
             wall = time.monotonic() - started
