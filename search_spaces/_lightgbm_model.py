@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from search_spaces._base import read_native_meta, save_native_dir
+from search_spaces._boosting import MIN_EARLY_STOPPING_ROWS
 from search_spaces._budget import current_budget
 
 REPORT_EVERY = 10
@@ -143,7 +144,7 @@ class _LightGBMModel(BaseEstimator):
             n_classes = len(self._encoder.classes_)
         weights = compute_sample_weight("balanced", y) if self._classifier and self.class_weight == "balanced" else None
         categorical = list(range(self.n_categorical))
-        use_validation = X.shape[0] >= 100 and self.validation_fraction > 0
+        use_validation = X.shape[0] >= MIN_EARLY_STOPPING_ROWS and self.validation_fraction > 0
         rounds = self.n_estimators if use_validation else min(self.n_estimators, 200)
         train_idx = np.arange(X.shape[0])
         valid_sets = []

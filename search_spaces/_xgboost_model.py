@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from search_spaces._base import read_native_meta, save_native_dir
+from search_spaces._boosting import MIN_EARLY_STOPPING_ROWS
 from search_spaces._budget import current_budget
 
 REPORT_EVERY = 10
@@ -132,7 +133,7 @@ class _XGBoostModel(BaseEstimator):
             model_cls = xgb.XGBRegressor
         callback = _make_callback(xgb)
         weights = compute_sample_weight("balanced", y) if self._classifier and self.class_weight == "balanced" else None
-        use_validation = X.shape[0] >= 100 and self.validation_fraction > 0
+        use_validation = X.shape[0] >= MIN_EARLY_STOPPING_ROWS and self.validation_fraction > 0
         fit_kwargs: dict[str, Any] = {"verbose": False}
         X_tr, y_tr, w_tr = X, y, weights
         if use_validation:

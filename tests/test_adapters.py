@@ -13,6 +13,7 @@ from sklearn.base import clone
 from recommender import profile_dataset
 from search_spaces import FrameworkAdapter, adapter_names, fit_budget, get_adapter, register
 from search_spaces._base import Config
+from search_spaces._boosting import MIN_EARLY_STOPPING_ROWS
 from tests.conftest import make_frame
 
 ADAPTERS = [n for n in adapter_names() if get_adapter(n).is_installed()]
@@ -116,7 +117,7 @@ def test_iterative_learners_report_and_can_be_pruned() -> None:
         adapter = get_adapter(name)
         if not adapter.is_installed():
             continue
-        df = make_frame("binary", n=600)
+        df = make_frame("binary", n=MIN_EARLY_STOPPING_ROWS)  # boosters validate (and report) from this size on
         spec = profile_dataset(df, "y").feature_spec()
         config = next(c for c in adapter.default_configs(spec) if c.family == family)
         reports: list[tuple[int, float]] = []

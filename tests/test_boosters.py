@@ -13,6 +13,7 @@ import pytest
 from recommender import profile_dataset
 from search_spaces import fit_budget, get_adapter
 from search_spaces._base import Config
+from search_spaces._boosting import MIN_EARLY_STOPPING_ROWS
 from tests.conftest import make_frame, with_target
 
 
@@ -71,9 +72,18 @@ def test_expired_deadline_truncates_to_a_few_rounds(framework: str) -> None:
 
 @pytest.mark.parametrize("framework", ["lightgbm", "catboost"])
 def test_early_stopping_keeps_the_best_round(framework: str) -> None:
-    model, _, _ = _fit(framework, "regression", learning_rate=0.3)
+    df = make_frame("regression", n=MIN_EARLY_STOPPING_ROWS)
+    model, _, _ = _fit(framework, "regression", df=df, learning_rate=0.3)
     est = model[-1]
-    assert not est.truncated_ and 1 <= est.best_iteration_ < est.n_estimators
+    assert not est.truncated_ and 1 <= est.best_iteration_ < 200
+
+
+@pytest.mark.parametrize("framework", ["lightgbm", "xgboost", "catboost"])
+def test_small_data_runs_a_fixed_number_of_rounds(framework: str) -> None:
+    """Below MIN_EARLY_STOPPING_ROWS a 10% split would choose the rounds on a handful of rows."""
+    model, _, _ = _fit(framework, "regression", df=make_frame("regression", n=MIN_EARLY_STOPPING_ROWS - 1),
+                       learning_rate=0.3)
+    assert model[-1].best_iteration_ == 200
 
 
 def test_lightgbm_maps_threads_and_seed() -> None:
