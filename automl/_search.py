@@ -691,13 +691,17 @@ class Search:
             return SearchOutcome(study, own, self._best_model, self._config(own), "skipped: " + msg, interrupted)
         if model is not None and interrupted:
             return SearchOutcome(study, best, model, config, "skipped: interrupted", interrupted)
-        if model is not None and needed > left:  # a refit that still runs out of time falls back to the trial's model
-            msg = (
-                f"kept the best trial's model fitted on {1 / self._refit_factor:.0%} of the rows: "
-                f"a refit on all rows needs ~{needed:.1f}s, {max(left, 0):.1f}s were left"
-            )
-            logger.info(msg)
-            return SearchOutcome(study, best, model, config, "skipped: " + msg, interrupted)
+        X_fit, y_fit = self.X, self.y
+        if model is not None and needed > left:  # no time for all rows: the most rows that fit, or the trial's model
+            sample = self._refit_sample(left, needed)
+            if sample is None:
+                msg = (
+                    f"kept the best trial's model fitted on {1 / self._refit_factor:.0%} of the rows: "
+                    f"a refit on all rows needs ~{needed:.1f}s, {max(left, 0):.1f}s were left"
+                )
+                logger.info(msg)
+                return SearchOutcome(study, best, model, config, "skipped: " + msg, interrupted)
+            X_fit, y_fit = self.X.iloc[sample], self.y.iloc[sample]
         if model is None and needed > left:
             self.messages.append(
                 f"the best trial ({best.number}) ran in an earlier session or another process: refitting it "
@@ -713,7 +717,7 @@ class Search:
         started = time.monotonic()
         try:
             with self._interrupts.arm(), fit_budget(started + left), self._threads():
-                estimator.fit(self.X, self.y)
+                estimator.fit(X_fit, y_fit)
         except KeyboardInterrupt:
             if self._interrupts.aborted or model is None:
                 raise
@@ -726,11 +730,18 @@ class Search:
         if getattr(estimator[-1], "truncated_", False) and model is not None:
             return SearchOutcome(study, best, model, config, "skipped: the refit ran out of time", interrupted)
         took = time.monotonic() - started
-        logger.info("refitted %s/%s on all %d rows in %.2fs", config.framework, config.family, len(self.y), took)
+        logger.info("refitted %s/%s on %d rows in %.2fs", config.framework, config.family, len(y_fit), took)
         # The predicted seconds stay next to the measured ones: the reserve kept for the refit came from them.
-        refit = f"refitted on all rows in {took:.1f}s (predicted ~{needed:.1f}s)"
+        if len(y_fit) == len(self.y):
+            refit = f"refitted on all rows in {took:.1f}s (predicted ~{needed:.1f}s)"
+        else:
+            refit = (
+                f"refitted on {len(y_fit):,} of {len(self.y):,} rows in {took:.1f}s: all rows needed "
+                f"~{needed:.1f}s and {left:.1f}s were left"
+            )
+            self.messages.append(refit)
         outcome = SearchOutcome(study, best, estimator, config, refit, interrupted)
-        if self.settings.ensemble and not interrupted:
+        if self.settings.ensemble and not interrupted and len(y_fit) == len(self.y):
             try:
                 with self._interrupts.arm():
                     self._try_ensemble(study, outcome)
@@ -740,6 +751,21 @@ class Search:
                 outcome.interrupted = True
                 outcome.messages.append("ensemble selection was skipped: interrupted")
         return outcome
+
+    def _refit_sample(self, left: float, needed: float) -> np.ndarray | None:
+        """Row positions for a refit that fits in ``left`` seconds when all rows need ``needed``: the
+        most rows that fit (a stratified sample for classification), or None when that is under
+        twice the rows the trial's model was fitted on (not worth the time)."""
+        total = len(self.y)
+        rows = int(total * left / (needed * REFIT_SAFETY))
+        if rows < 2 * total / self._refit_factor or rows >= total:
+            return None
+        from sklearn.model_selection import train_test_split
+
+        classes = self.y.value_counts() if self.spec.is_classification else None
+        strat = self.y if classes is not None and classes.min() >= 2 and len(classes) <= rows else None
+        sample, _ = train_test_split(np.arange(total), train_size=rows, random_state=self.settings.seed, stratify=strat)
+        return np.sort(sample)
 
     @staticmethod
     def _config(trial: optuna.trial.FrozenTrial) -> Config:

@@ -164,3 +164,25 @@ def test_refit_reserve_keeps_time_for_an_ensemble_only_while_it_is_cheap() -> No
     assert search._refit_reserve() == pytest.approx(REFIT_FIXED_SECONDS + 2.0 * 16.7 * REFIT_SAFETY)
     search.settings.worker = True  # workers never refit
     assert search._refit_reserve() == 0.0
+
+
+def test_a_refit_that_cannot_use_all_rows_uses_the_most_that_fit() -> None:
+    """1M rows at 300 s: the refit on all rows was predicted at 144 s with 125 s left; a sample fits."""
+    import numpy as np
+    import pandas as pd
+
+    from automl._search import REFIT_SAFETY, Search, SearchSettings
+    from recommender import profile_dataset
+
+    y = pd.Series(np.repeat(["a", "b"], [900, 100]))
+    search = object.__new__(Search)
+    search.settings = SearchSettings(time_budget=300.0, n_trials=None, seed=0, n_jobs=1, started=0.0)
+    search.y = y
+    search.spec = profile_dataset(pd.DataFrame({"x": np.arange(1000.0), "y": y}), "y").feature_spec()
+    search._refit_factor = 1000 / 60  # trials fitted on 60 rows
+    sample = search._refit_sample(left=125.0, needed=144.0)
+    assert len(sample) == int(1000 * 125.0 / (144.0 * REFIT_SAFETY))  # 694 rows
+    assert len(set(sample)) == len(sample) and (np.diff(sample) > 0).all()
+    assert (y.iloc[sample] == "b").mean() == pytest.approx(0.1, abs=0.01)  # stratified
+    assert search._refit_sample(left=10.0, needed=144.0) is None  # 55 rows: not twice the trial's 60
+    assert search._refit_sample(left=200.0, needed=144.0) is None  # all rows fit: the normal refit
