@@ -459,11 +459,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         import signal
 
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # aborting: a further Ctrl-C must not break the exit
         print("automl: interrupted", file=sys.stderr)
-        if argv is None:  # the command itself (not a test calling main): skip the interpreter's teardown,
-            sys.stdout.flush()  # which a Ctrl-C still pending from the abort can turn into a death by SIGINT
-            sys.stderr.flush()
+        if argv is None:  # the command itself (not a caller of main() in its own process, which keeps its handler):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a further Ctrl-C must not break the exit,
+            sys.stdout.flush()  # and the interpreter's teardown is skipped: a Ctrl-C still pending from the
+            sys.stderr.flush()  # abort could turn it into a death by SIGINT
             os._exit(130)
         return 130
 

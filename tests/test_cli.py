@@ -150,3 +150,20 @@ def test_parquet_and_feather_inputs(tmp_path: Path, capsys: pytest.CaptureFixtur
     for name in ("d.parquet", "d.feather"):
         assert main(["profile", str(tmp_path / name), "--target", "y", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["task"] == "regression"
+
+
+def test_ctrl_c_in_main_called_in_process_returns_130_and_keeps_the_sigint_handler(
+    csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the command itself ignores a further Ctrl-C on its way out; a caller's process keeps its handler."""
+    import signal
+
+    import automl
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(automl, "recommend", interrupted)
+    before = signal.getsignal(signal.SIGINT)
+    assert main(["recommend", str(csv), "--target", "y"]) == 130
+    assert signal.getsignal(signal.SIGINT) is before

@@ -122,7 +122,9 @@ def test_pruned_trials_are_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
             return True
 
     monkeypatch.setattr(_search.optuna.pruners, "SuccessiveHalvingPruner", lambda **kw: PruneAll())
-    df = make_frame("binary", n=400)
+    from search_spaces._boosting import MIN_EARLY_STOPPING_ROWS
+
+    df = make_frame("binary", n=int(1.5 * MIN_EARLY_STOPPING_ROWS))  # folds large enough for boosters to report
     r = automl.fit(df, "y", time_budget=10, n_trials=3, frameworks=["xgboost"])
     assert (r.leaderboard.state == "PRUNED").all()
     assert all(t.intermediate_values for t in r.study.trials)

@@ -148,11 +148,17 @@ def test_pruning_goes_through_the_parent_and_stops_the_fit(proc):
 
 
 def test_ctrl_c_while_waiting_kills_the_child_and_is_raised(proc):
-    run(proc, good())
-    pid = proc.pid
-    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
-    with pytest.raises(KeyboardInterrupt):
-        run(proc, bad.Hangs(seconds=30))
+    # Python's own handler (raise KeyboardInterrupt), whatever an earlier test or library left installed:
+    # once, in a full run, the SIGINT was swallowed and the trial ran to its deadline.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        run(proc, good())
+        pid = proc.pid
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            run(proc, bad.Hangs(seconds=30))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert not psutil.pid_exists(pid)
     recovers(proc)
 
