@@ -48,6 +48,12 @@ REFIT_FIXED_SECONDS = 0.25
 #: the budget; beyond it (large data) trials are worth more, and an ensemble is refitted only if the
 #: time left at the end allows (at 1M rows the ensemble share once stopped the search at 1/3 budget).
 ENSEMBLE_RESERVE_SHARE = 0.25
+#: Without a ``trial_timeout``, one trial may run at most this share of the time budget (and at least
+#: ``MIN_TRIAL_CAP_SECONDS``): on mfeat_factors (1,500 rows, 216 features, 10 classes) at 300 s, one
+#: CatBoost trial (early stopping, up to 2,000 rounds of a 10-class model) took 194 s, the search
+#: ended after 6 trials, and the refit of the ensemble it joined no longer fitted in the time left.
+TRIAL_BUDGET_SHARE = 0.25
+MIN_TRIAL_CAP_SECONDS = 10.0
 #: Row subsampling on large data: when fewer than SUBSAMPLE_MIN_TRIALS trials of the leading
 #: candidate fit in the budget on all training rows, trials train on a sample of them (never under
 #: SUBSAMPLE_MIN_ROWS) sized for that many trials; the final model is refitted on all rows.
@@ -101,7 +107,8 @@ class SearchSettings:
     subsample: bool = True  # search on a sample of a large holdout's training rows, refit on all
     #: "process": each trial runs in a child process that is killed at the trial's deadline or memory cap.
     isolation: str = "none"
-    #: Seconds one trial may run (None: until the search's deadline); learners stop at it, isolated trials are killed.
+    #: Seconds one trial may run (None: a quarter of the time budget, at least 10 s); learners stop at it
+    #: (the trial keeps the folds it finished, marked truncated), isolated trials are killed.
     trial_timeout: float | None = None
     #: With isolation="process": a trial's process is killed above this resident memory (None: 80% of free RAM).
     memory_limit_mb: float | None = None
@@ -305,6 +312,12 @@ class Search:
     def _trial_deadline(self) -> float:
         return self.settings.deadline - FINISH_SECONDS - self._refit_reserve()
 
+    def _trial_cap(self) -> float:
+        """Seconds one trial may run: ``trial_timeout``, else a share of the time budget."""
+        if self.settings.trial_timeout is not None:
+            return self.settings.trial_timeout
+        return max(TRIAL_BUDGET_SHARE * self.settings.time_budget, MIN_TRIAL_CAP_SECONDS)
+
     def _too_late_to_load(self, framework: str) -> bool:
         """Whether loading the framework (not imported yet) would eat the time left for trials."""
         adapter = self.adapters[framework]
@@ -440,9 +453,7 @@ class Search:
         if self.settings.storage is not None:  # which process ran it, in a shared or resumed study
             trial.set_user_attr("worker", _WORKER_ID)
         self._n_threads = self._cores.threads()
-        deadline = self._trial_deadline()
-        if self.settings.trial_timeout is not None:
-            deadline = min(deadline, time.monotonic() + self.settings.trial_timeout)
+        deadline = min(self._trial_deadline(), time.monotonic() + self._trial_cap())
 
         def report(step: int, value: float) -> None:
             trial.report(value, step)

@@ -25,6 +25,17 @@ class _Classifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
+class RunsUntilItsDeadline(_Classifier):
+    """An iterative learner that would never converge: it stops only at its fit budget's deadline."""
+
+    def fit(self, X, y):
+        budget = current_budget()
+        while not budget.expired():
+            time.sleep(0.05)
+        self.truncated_ = True
+        return super().fit(X, y)
+
+
 class Raises(_Classifier):
     def fit(self, X, y):
         raise ValueError("this configuration cannot be fitted")

@@ -72,6 +72,24 @@ def test_isolated_trials_contain_every_kind_of_failure(monkeypatch: pytest.Monke
     assert result.elapsed_seconds < 100
 
 
+def test_one_trial_runs_at_most_a_quarter_of_the_budget_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mfeat_factors at 300 s: one CatBoost trial took 194 s and the search ended after 6 trials."""
+    from automl._search import TRIAL_BUDGET_SHARE
+
+    df = make_frame("binary", n=120)
+    _patch(monkeypatch, [lambda d: bad.RunsUntilItsDeadline()])
+    result = automl.fit(
+        df, "y", n_trials=3, time_budget=60, frameworks=["sklearn"], verbosity=0, ensemble=False,
+        search_options={"portfolio": False},
+    )
+    board = result.leaderboard.set_index("trial")
+    cap = TRIAL_BUDGET_SHARE * 60
+    assert cap - 0.5 <= board.loc[0, "fit_seconds"] < cap + 2.0  # stopped at its cap, not at the search's end
+    assert bool(board.loc[0, "truncated"])
+    assert (board.state == "COMPLETE").sum() == 3  # the search went on after it
+    assert result.elapsed_seconds < 40
+
+
 def test_in_process_trials_record_errors_and_non_finite_predictions(monkeypatch: pytest.MonkeyPatch) -> None:
     df = make_frame("binary", n=120)
     _patch(monkeypatch, [lambda d: bad.Raises(), lambda d: bad.PredictsNaN()])
