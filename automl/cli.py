@@ -369,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--experiment", default="automl", help="MLflow experiment name (default: automl)")
         p.add_argument("--isolation", choices=["none", "process"],
                        help="process: each trial runs in a child process, killed at its deadline or memory cap")
-        p.add_argument("--trial-timeout", type=float, metavar="S", help="seconds one trial may run (default: a quarter of --budget, at least 10)")
+        p.add_argument("--trial-timeout", type=float, metavar="S",
+                       help="seconds one trial may run (default: a quarter of --time-budget, at least 10)")
         p.add_argument("--memory-limit", type=float, metavar="MB",
                        help="with --isolation process: a trial's memory cap (default: 80%% of free RAM)")
         p.add_argument("--storage", metavar="URL", default=os.environ.get("AUTOML_STORAGE"),

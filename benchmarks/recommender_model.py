@@ -17,7 +17,9 @@ datasets at a time (``group``), trains on the rest and predicts the held-out dat
   learned per-trial model and for the rule-based cost model.
 
 The table goes to stdout and ``benchmarks/results/recommender_eval.md``; without ``--eval-only``
-the model trained on all datasets goes to ``recommender/learned_model.json``.
+the model trained on all datasets goes to ``recommender/learned_model.json``, holding only the
+parts the evaluation shows better than what they replace (:func:`parts_to_ship`); when neither
+part is, no file is written (an existing one is removed) and the rules rank and cost.
 """
 
 from __future__ import annotations
@@ -51,6 +53,13 @@ K_CHOICES = (3, 5, 7, 11)
 COMPACT = ("log_rows", "log_features", "categorical_share", "low_cardinality_share", "log_classes", "regression")
 COLUMN_CHOICES: dict[str, tuple[str, ...] | None] = {"all": None, "compact": COMPACT}
 SHRINK_CHOICES = (1.0, 0.5)
+#: The rows of the cost table: the per-trial model (with the trial's configuration; what a search
+#: could plan by) and the per-framework one (a typical configuration; what a recommendation shows,
+#: like the rule-based cost).
+LEARNED_TRIAL = "learned, per trial (with its configuration)"
+LEARNED_TYPICAL = "learned, per framework (what a recommendation shows)"
+LEARNED_RANKING = "learned (k-NN, nested selection)"
+BASELINES = ("always XGBoost", "always the best on average", "rule-based")
 #: Hyper-parameters used by the per-trial cost model: numeric ones present in this share of a framework's trials.
 MIN_PARAM_SHARE = 0.1
 
@@ -199,7 +208,7 @@ def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) ->
     rule = runs.pivot_table(index="dataset", columns="framework", values="rule_based.score", aggfunc="first")
     rule_cost = runs.set_index(["dataset", "framework"])[["rule_based.seconds_per_fit", "meta.n_rows"]]
     picks: dict[str, list[tuple[str, float, float]]] = {}
-    cost_errors: dict[str, list[float]] = {"learned": [], "rule-based": []}
+    cost_errors: dict[str, list[float]] = {LEARNED_TRIAL: [], LEARNED_TYPICAL: [], "rule-based": []}
     for group in sorted(table.group.unique()):
         train_t = table[table.group != group]
         test_t = table[table.group == group]
@@ -213,7 +222,7 @@ def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) ->
             best = max(float(row[f]) for f in available)
             learned = {f: s for f, (s, _) in model.expected_scores(row.meta, row.task).items()}
             choices = {
-                "learned (k-NN, nested selection)": _pick(learned, available),
+                LEARNED_RANKING: _pick(learned, available),
                 "always XGBoost": "xgboost" if "xgboost" in available else available[0],
                 "always the best on average": _pick(average.to_dict(), available),
                 "rule-based": _pick(rule.loc[name].dropna().to_dict(), available),
@@ -225,7 +234,10 @@ def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) ->
                 predicted = model.trial_fold_seconds(r["framework"], row.meta, row.task, r["fold_train_rows"],
                                                      r["family"], r["config"] or {})
                 if predicted is not None:
-                    cost_errors["learned"].append(math.log(predicted / r["fold_seconds"]))
+                    cost_errors[LEARNED_TRIAL].append(math.log(predicted / r["fold_seconds"]))
+                typical = model.fold_seconds(r["framework"], row.meta, row.task, r["fold_train_rows"])
+                if typical is not None:
+                    cost_errors[LEARNED_TYPICAL].append(math.log(typical / r["fold_seconds"]))
                 if (name, r["framework"]) in rule_cost.index:
                     per_fit, n = rule_cost.loc[(name, r["framework"])]
                     if pd.notna(per_fit) and n:
@@ -256,6 +268,25 @@ def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) ->
             "hindsight": {"framework": top, "top1": hindsight.get(top)} if top else None}
 
 
+def parts_to_ship(result: Mapping[str, Any]) -> dict[str, bool]:
+    """Which parts of the model earn their place in the package, by the evaluation:
+
+    - ``score``: the learned ranking beats every baseline on top-1 hit rate and on mean regret;
+    - ``cost``: the per-framework learned cost (what a recommendation and the allocation use)
+      beats the rule-based cost on the median absolute log ratio and on the share within 2x.
+    """
+    ranking, cost = result["ranking"], result["cost"]
+    mine = ranking.get(LEARNED_RANKING)
+    score = mine is not None and all(
+        b in ranking and mine["top1"] > ranking[b]["top1"] and mine["regret"] < ranking[b]["regret"] for b in BASELINES
+    )
+    learned, rule = cost.get(LEARNED_TYPICAL, {}), cost.get("rule-based", {})
+    cost_ok = bool(learned.get("trials")) and bool(rule.get("trials")) and (
+        learned["median_abs_log_ratio"] < rule["median_abs_log_ratio"] and learned["within_2x"] > rule["within_2x"]
+    )
+    return {"score": bool(score), "cost": cost_ok}
+
+
 def report(result: Mapping[str, Any]) -> str:
     lines = [
         f"Grouped leave-one-dataset-out over {result['datasets']} datasets in {result['groups']} groups "
@@ -275,6 +306,16 @@ def report(result: Mapping[str, Any]) -> str:
     for method, c in result["cost"].items():
         if c["trials"]:
             lines.append(f"| {method} | {c['trials']} | {c['median_abs_log_ratio']:.3f} | {c['within_2x']:.1%} |")
+    ship = parts_to_ship(result)
+    verdict = {
+        (True, True): "the learned ranking and costs both beat what they replace: the package ships both.",
+        (False, True): "the learned costs beat the rule-based ones, the learned ranking does not beat every "
+                       "baseline: the package ships the costs only and ranks by the rules.",
+        (True, False): "the learned ranking beats every baseline, the learned costs do not beat the rules: "
+                       "the package ships the ranking with the rule-based costs.",
+        (False, False): "neither part beats what it replaces: the package ships no learned model.",
+    }[(ship["score"], ship["cost"])]
+    lines += ["", f"Verdict: {verdict}"]
     return "\n".join(lines)
 
 
@@ -298,7 +339,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.eval_only:
         return 0
+    ship = parts_to_ship(result)
+    if not any(ship.values()):
+        if args.model.exists():
+            args.model.unlink()
+            print(f"removed {args.model}: the rebuilt model would not beat the baselines")
+        return 0
     model = train(runs, trials, frameworks)
+    assert model.score is not None
     chosen = {"k": model.score.k, "shrink": model.score.shrink,
               "columns": "all" if model.score.columns is None else "compact"}
     print(f"score model chosen on all datasets by grouped leave-one-dataset-out: {chosen}")
@@ -307,9 +355,13 @@ def main(argv: list[str] | None = None) -> int:
         "budget": sorted(runs.budget.unique().tolist()), "hardware": runs["hardware.cpu_model"].iloc[0],
         "cores_per_model": 1, "commit": head.strip(), "date": datetime.date.today().isoformat(),
         "command": "python -m benchmarks.recommender_model", "evaluation": json.loads(json.dumps(result)),
-        "score_model": chosen,
+        "score_model": chosen if ship["score"] else None, "parts": ship,
     }
-    LearnedModel(model.score, model.seconds_per_fold, model.trial_seconds, model.memory_mb, trained_on).save(args.model)
+    LearnedModel(
+        model.score if ship["score"] else None,
+        *((model.seconds_per_fold, model.trial_seconds, model.memory_mb) if ship["cost"] else ({}, {}, {})),
+        trained_on,
+    ).save(args.model)
     print(f"wrote {args.model} ({args.model.stat().st_size / 1024:.0f} kB)")
     return 0
 

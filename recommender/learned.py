@@ -4,15 +4,22 @@
 (each framework's search at a small budget on PMLB datasets) and writes
 ``recommender/learned_model.json``: plain numbers (no code, no pickle), versioned. It holds
 
-- ``score``: a k-nearest-neighbour model over standardised meta-features: a framework's expected
-  normalised score is the distance-weighted mean of its scores on the k most similar datasets,
-  shrunk towards its mean over all datasets (k, the meta-features used and the shrinkage are
-  chosen by grouped leave-one-dataset-out, see :class:`Neighbours`);
+- ``score`` (may be absent, see below): a k-nearest-neighbour model over standardised
+  meta-features: a framework's expected normalised score is the distance-weighted mean of its
+  scores on the k most similar datasets, shrunk towards its mean over all datasets (k, the
+  meta-features used and the shrinkage are chosen by grouped leave-one-dataset-out, see
+  :class:`Neighbours`);
 - ``seconds_per_fold``: per framework, a ridge regression of log10 seconds for one fit-and-score
   on one core, from the meta-features with the fit's training rows;
 - ``trial_seconds``: per framework, the same with the trial's model family and hyper-parameters
   (what one trial will cost);
 - ``memory_mb``: per framework, log10 of the peak memory a search adds.
+
+The trainer ships each part only where the grouped leave-one-dataset-out evaluation shows it better
+than what it replaces: the score model must beat "always XGBoost", "always the best on average"
+and the rule-based ranking on both top-1 hit rate and mean regret, the cost models the rule-based
+costs on both cost figures. A file without a score model ranks by the rules and costs by the
+learned models (:class:`LearnedRanker`).
 
 Everything was measured on one machine with one thread per model; other hardware is accounted for
 by the rule-based cost model's ratios (threads, GPU), see :class:`LearnedRanker`.
@@ -34,7 +41,7 @@ from recommender.meta import FEATURES, feature_vector
 
 MODEL_FILE = Path(__file__).with_name("learned_model.json")
 FORMAT = "automl-recommender-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the score model may be absent (null)
 
 
 class ModelFileError(ValueError):
@@ -172,7 +179,7 @@ class TrialCost:
 
 @dataclass(frozen=True)
 class LearnedModel:
-    score: Neighbours
+    score: Neighbours | None  # None: the ranking stays rule-based, only the costs are learned
     seconds_per_fold: dict[str, Linear]
     trial_seconds: dict[str, TrialCost]
     memory_mb: dict[str, Linear]
@@ -180,10 +187,11 @@ class LearnedModel:
 
     @property
     def frameworks(self) -> list[str]:
-        return sorted(self.score.scores)
+        return sorted(self.score.scores if self.score is not None else self.seconds_per_fold)
 
     def expected_scores(self, meta: Mapping[str, Any], task: str) -> dict[str, tuple[float, list[str]]]:
-        return self.score.predict(feature_vector(dict(meta), task))
+        """Per framework: expected normalised score and the datasets it came from ({} without a score model)."""
+        return {} if self.score is None else self.score.predict(feature_vector(dict(meta), task))
 
     def fold_seconds(self, framework: str, meta: Mapping[str, Any], task: str, rows: float) -> float | None:
         """Seconds for one fit (and scoring) of a typical configuration on ``rows`` rows, one core."""
@@ -202,7 +210,7 @@ class LearnedModel:
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT, "format_version": FORMAT_VERSION, "features": list(FEATURES),
-            "trained_on": self.trained_on, "score": self.score.to_dict(),
+            "trained_on": self.trained_on, "score": None if self.score is None else self.score.to_dict(),
             "seconds_per_fold": {f: m.to_dict() for f, m in self.seconds_per_fold.items()},
             "trial_seconds": {f: m.to_dict() for f, m in self.trial_seconds.items()},
             "memory_mb": {f: m.to_dict() for f, m in self.memory_mb.items()},
@@ -218,7 +226,7 @@ class LearnedModel:
             raise ModelFileError("the model was trained on other meta-features than this library computes")
         try:
             return cls(
-                Neighbours.from_dict(d["score"]),
+                None if d["score"] is None else Neighbours.from_dict(d["score"]),
                 {f: Linear.from_dict(m) for f, m in d["seconds_per_fold"].items()},
                 {f: TrialCost.from_dict(m) for f, m in d["trial_seconds"].items()},
                 {f: Linear.from_dict(m) for f, m in d["memory_mb"].items()},
@@ -253,12 +261,15 @@ def _ranker_base() -> type:
 
 class LearnedRanker(_ranker_base()):  # type: ignore[misc]
     """Ranks by the learned expected scores and costs; the rules add readable reasons and cover
-    frameworks the model has not seen, and scale costs to other hardware (threads, GPU)."""
+    frameworks the model has not seen, and scale costs to other hardware (GPU). With a model that
+    ships no score model it ranks by the rules and costs by the learned models."""
 
     name = "learned"
 
     def __init__(self, model: LearnedModel) -> None:
         self.model = model
+        if model.score is None:  # the file ships learned costs only: the ranking stays the rules'
+            self.name = "rule-based (learned costs)"
         self._last: tuple[int, dict[str, tuple[float, list[str]]]] | None = None
 
     def _expected(self, profile: Any) -> dict[str, tuple[float, list[str]]]:
@@ -270,6 +281,8 @@ class LearnedRanker(_ranker_base()):  # type: ignore[misc]
 
     def score(self, adapter: Any, profile: Any, hardware: Any) -> tuple[float, list[str]]:
         rule_score, reasons = super().score(adapter, profile, hardware)
+        if self.model.score is None:
+            return rule_score, reasons
         expected = self._expected(profile)
         if adapter.name not in expected:
             floor = min((s for s, _ in expected.values()), default=rule_score)

@@ -101,7 +101,7 @@ def test_gpu_counterfactual_only_where_it_matters() -> None:
 
 
 def test_trainer_and_grouped_evaluation_on_a_synthetic_meta_dataset() -> None:
-    from benchmarks.recommender_model import evaluate, train
+    from benchmarks.recommender_model import LEARNED_TRIAL, LEARNED_TYPICAL, evaluate, train
 
     rng = np.random.default_rng(0)
     runs, trials = [], []
@@ -127,7 +127,8 @@ def test_trainer_and_grouped_evaluation_on_a_synthetic_meta_dataset() -> None:
     result = evaluate(runs_df, trials_df, ["sklearn", "xgboost"])
     assert result["datasets"] == 12 and result["groups"] == 6
     assert result["ranking"]["learned (k-NN, nested selection)"]["top1"] >= result["ranking"]["always XGBoost"]["top1"]
-    assert result["cost"]["learned"]["within_2x"] > 0.9
+    assert result["cost"][LEARNED_TRIAL]["within_2x"] > 0.9
+    assert result["cost"][LEARNED_TYPICAL]["within_2x"] > 0.9
     model = train(runs_df, trials_df, ["sklearn", "xgboost"])
     assert set(model.frameworks) == {"sklearn", "xgboost"}
     assert set(model.trial_seconds) == {"sklearn", "xgboost"}
@@ -151,3 +152,52 @@ def test_neighbour_scores_shrink_towards_the_mean_and_use_the_chosen_columns() -
     assert halfway.predict(near0)["a"][0] == pytest.approx(0.25 + 0.5 * (1.0 - 0.25))
     again = Neighbours.from_dict(json.loads(json.dumps(halfway.to_dict())))
     assert again.columns == (0,) and again.shrink == 0.5 and again.predict(near0) == halfway.predict(near0)
+
+
+def test_a_model_without_a_score_part_ranks_by_the_rules_and_costs_by_the_model(tmp_path: Path) -> None:
+    from recommender.ranking import RuleBasedRanker
+
+    full = _model()
+    model = LearnedModel(None, full.seconds_per_fold, full.trial_seconds, full.memory_mb, {"datasets": 2})
+    path = tmp_path / "m.json"
+    model.save(path)
+    loaded = load_model(path)
+    assert loaded is not None and loaded.score is None
+    assert loaded.frameworks == ["sklearn", "xgboost"]
+    assert loaded.expected_scores({"n_rows": 300}, "binary") == {}
+    prof = profile_dataset(make_frame("binary", n=200), "y")
+    hw = detect_hardware()
+    names = ["sklearn", "xgboost", "lightgbm"]
+    rec = recommend_frameworks(prof, hw, frameworks=names, ranker=LearnedRanker(loaded))
+    rules = recommend_frameworks(prof, hw, frameworks=names, ranker=RuleBasedRanker())
+    assert rec.ranker == "rule-based (learned costs)"
+    assert [c.score for c in rec.candidates] == [c.score for c in rules.candidates]
+    by_name = {c.framework: c for c in rec.candidates}
+    assert by_name["sklearn"].seconds_per_fit == pytest.approx(200 * 1e-5)  # learned
+    assert by_name["lightgbm"].seconds_per_fit == pytest.approx(  # no learned cost: the rule's
+        {c.framework: c for c in rules.candidates}["lightgbm"].seconds_per_fit
+    )
+
+
+@pytest.mark.parametrize(("learned_rank", "learned_cost", "expected"), [
+    ((0.50, 0.030), (0.40, 0.75), {"score": True, "cost": True}),
+    ((0.40, 0.030), (0.40, 0.75), {"score": False, "cost": True}),  # ties "always XGBoost" on hits
+    ((0.50, 0.050), (0.40, 0.75), {"score": False, "cost": True}),  # regret worse than one baseline
+    ((0.50, 0.030), (1.40, 0.75), {"score": True, "cost": False}),  # cost: worse median ratio
+    ((0.30, 0.060), (0.40, 0.20), {"score": False, "cost": False}),
+])
+def test_only_parts_that_beat_what_they_replace_ship(learned_rank, learned_cost, expected) -> None:
+    from benchmarks.recommender_model import LEARNED_RANKING, LEARNED_TYPICAL, parts_to_ship
+
+    def rank(top1: float, regret: float) -> dict:
+        return {"datasets": 10, "top1": top1, "regret": regret}
+
+    def cost(ratio: float, within: float) -> dict:
+        return {"trials": 100, "median_abs_log_ratio": ratio, "within_2x": within}
+
+    result = {
+        "ranking": {LEARNED_RANKING: rank(*learned_rank), "always XGBoost": rank(0.40, 0.046),
+                    "always the best on average": rank(0.375, 0.040), "rule-based": rank(0.40, 0.062)},
+        "cost": {LEARNED_TYPICAL: cost(*learned_cost), "rule-based": cost(1.26, 0.23)},
+    }
+    assert parts_to_ship(result) == expected
