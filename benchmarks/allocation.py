@@ -82,8 +82,11 @@ def run(entry: dict[str, Any], budget: float, suite: Path) -> dict[str, Any]:
     const = constant_score(metric, y)
     final = max(r["curve"][-1][1] for r in runs.values() if r["curve"])
     level = const + TARGET * (final - const)
+    from benchmarks.compare import source_commit
+
     record: dict[str, Any] = {"dataset": entry["name"], "budget": budget, "metric": metric, "constant": const,
-                              "final_best": final, "ranker": runs["cost"]["result"].recommendation.ranker}
+                              "final_best": final, "ranker": runs["cost"]["result"].recommendation.ranker,
+                              "commit": source_commit(), "date": datetime.date.today().isoformat()}
     for allocation, r in runs.items():
         reached = seconds_to(r["curve"], level)
         record[allocation] = {

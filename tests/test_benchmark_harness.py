@@ -141,3 +141,28 @@ def test_code_version_follows_the_code_not_the_commit():
         pytest.skip("not a git checkout")
     assert compare.code_version(head) == compare.code_version(head[:10]) is not None
     assert compare.code_version(head + "-dirty") is None
+
+
+def test_allocation_benchmark_measures_time_to_99_percent_of_the_final_score():
+    """benchmarks.allocation: the best-so-far curve from a study's trials, and when it first reaches a level."""
+    import datetime
+    from types import SimpleNamespace
+
+    from benchmarks.allocation import constant_score, curve, seconds_to
+
+    t0 = datetime.datetime(2026, 1, 1)
+
+    def trial(seconds, value):
+        return SimpleNamespace(value=value, datetime_complete=None if seconds is None else t0 + datetime.timedelta(
+            seconds=seconds))
+
+    study = SimpleNamespace(trials=[trial(5, 0.80), trial(2, 0.70), trial(9, 0.75), trial(12, 0.90),
+                                    trial(None, None), trial(20, 0.89)])
+    points = curve(SimpleNamespace(study=study), t0)
+    assert points == [(2.0, 0.70), (5.0, 0.80), (12.0, 0.90)]  # only improvements, in completion order
+    assert seconds_to(points, 0.5 + 0.99 * (0.90 - 0.5)) == 12.0
+    assert seconds_to(points, 0.95) is None
+    y = pd.Series(["a", "a", "a", "b"])
+    assert constant_score("roc_auc", y) == 0.5
+    assert constant_score("neg_log_loss", y) == pytest.approx(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
+    assert constant_score("neg_root_mean_squared_error", pd.Series([1.0, 3.0])) == -1.0
