@@ -116,11 +116,20 @@ class Recommendation:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        excluded = "".join(f"<li><b>{e.framework}</b>: {e.reason}</li>" for e in self.excluded)
+        """The notebook view: why (in words, with the GPU counterfactual), the ranking with costs and
+        reasons, what was excluded and the notes."""
+        from html import escape
+
+        def items(lines: Sequence[str]) -> str:
+            return "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in lines) + "</ul>"
+
+        excluded = [f"{e.framework}: {e.reason}" for e in self.excluded]
         return (
-            "<div><b>Recommendation</b>"
+            f"<div><b>Recommendation</b> ({escape(self.ranker)} ranker)"
+            + (items(self.explanation) if self.explanation else "")
             + self.to_frame().to_html(index=False)
-            + (f"<p>Excluded:</p><ul>{excluded}</ul>" if excluded else "")
+            + (f"<p>Excluded:</p>{items(excluded)}" if excluded else "")
+            + (f"<p>Notes:</p>{items(self.notes)}" if self.notes else "")
             + "</div>"
         )
 

@@ -51,6 +51,19 @@ def test_candidates_have_scores_costs_devices_and_reasons() -> None:
     assert "Recommendation" in rec.summary() and "<table" in rec._repr_html_()
 
 
+def test_notebook_view_shows_the_explanation_ranking_exclusions_and_notes() -> None:
+    from dataclasses import replace
+    from html import escape
+
+    rec = recommend_frameworks(profile_dataset(make_frame("binary"), "y"), detect_hardware(), time_budget=60)
+    rec = replace(rec, notes=("a <note> & more",))
+    html = rec._repr_html_()
+    assert f"({rec.ranker} ranker)" in html
+    assert rec.explanation and all(escape(line) in html for line in rec.explanation)
+    assert "<table" in html and all(c.framework in html for c in rec.candidates)
+    assert "a &lt;note&gt; &amp; more" in html  # escaped, not markup
+
+
 def test_small_data_favours_sklearn_with_a_reason() -> None:
     rec = recommend_frameworks(profile_dataset(make_frame("binary", n=200), "y"), detect_hardware(), time_budget=60)
     assert rec.best.framework == "sklearn"
