@@ -124,6 +124,17 @@ class SearchSettings:
         return self.started + self.time_budget
 
 
+@dataclass(frozen=True)
+class OutOfFold:
+    """A finished trial kept as an ensemble candidate: its value, its predictions on the
+    validation rows, one fold's fit seconds (for the refit estimate) and "framework/family"."""
+
+    value: float
+    pred: np.ndarray
+    fold_seconds: float
+    model: str
+
+
 @dataclass
 class SearchOutcome:
     study: optuna.Study
@@ -223,8 +234,7 @@ class Search:
         self._classes = np.unique(y) if spec.is_classification else None
         width = 1 if self._classes is None else len(self._classes)
         self._keep_oof = len(self._eval_index) * width <= MAX_OOF_VALUES
-        self._oof: dict[int, tuple[float, np.ndarray, float]] = {}
-        self._oof_model: dict[int, str] = {}  # "framework/family" of each remembered trial
+        self._oof: dict[int, OutOfFold] = {}  # the ensemble candidates, by trial number
         self.progress = Progress(settings.time_budget, settings.started, settings.verbosity, metric.display_name)
         self._allocator = self._make_allocator()
         self._queue: list[Config] = []
@@ -296,8 +306,8 @@ class Search:
 
     def _ensemble_estimate(self) -> float:
         """Predicted seconds to refit a likely ensemble: the three best remembered trials."""
-        top = sorted(self._oof.values(), key=lambda e: -e[0])[:3]
-        return sum(seconds for _, _, seconds in top) * self._refit_factor
+        top = sorted(self._oof.values(), key=lambda e: -e.value)[:3]
+        return sum(e.fold_seconds for e in top) * self._refit_factor
 
     def _refit_reserve(self) -> float:
         """Seconds kept back from the trials for the refit, with a margin for misprediction."""
@@ -526,17 +536,12 @@ class Search:
 
     def _remember_oof(self, number: int, value: float, pred: np.ndarray, fold_seconds: float, model: str) -> None:
         """Keep a trial's out-of-fold predictions if it is among the best of its model and of all."""
-        self._oof[number] = (value, pred, fold_seconds)
-        self._oof_model[number] = model
-        same = [n for n in self._oof if self._oof_model[n] == model]
+        self._oof[number] = OutOfFold(value, pred, fold_seconds, model)
+        same = [n for n, e in self._oof.items() if e.model == model]
         if len(same) > ENSEMBLE_PER_MODEL:
-            self._forget_oof(min(same, key=lambda n: self._oof[n][0]))
+            del self._oof[min(same, key=lambda n: self._oof[n].value)]
         if len(self._oof) > ENSEMBLE_CANDIDATES:
-            self._forget_oof(min(self._oof, key=lambda n: self._oof[n][0]))
-
-    def _forget_oof(self, number: int) -> None:
-        del self._oof[number]
-        del self._oof_model[number]
+            del self._oof[min(self._oof, key=lambda n: self._oof[n].value)]
 
     def run(self) -> SearchOutcome:
         previous = optuna.logging.get_verbosity()
@@ -790,7 +795,7 @@ class Search:
         if len(self._oof) < 2 or outcome.best_trial is None:
             return
         y_eval = self.y.iloc[self._eval_index]
-        preds = {n: p for n, (_, p, _) in self._oof.items()}
+        preds = {n: e.pred for n, e in self._oof.items()}
         weights, score = greedy_selection(preds, y_eval, self.scorer, self._classes)
         best_value = float(outcome.best_trial.value)  # type: ignore[arg-type]
         # Compare like with like: the ensemble is scored on all out-of-fold rows pooled, the trial's

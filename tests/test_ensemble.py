@@ -55,7 +55,7 @@ def test_ensemble_candidates_keep_several_model_families() -> None:
     from automl._search import ENSEMBLE_CANDIDATES, ENSEMBLE_PER_MODEL, Search
 
     search = object.__new__(Search)
-    search._oof, search._oof_model = {}, {}
+    search._oof = {}
     for n in range(30):  # thirty LightGBM trials, each better than the last
         search._remember_oof(n, 0.9 + n / 1000, np.zeros(3), 0.1, "lightgbm/gbdt")
     for n in range(30, 33):  # three weaker linear models
@@ -63,4 +63,4 @@ def test_ensemble_candidates_keep_several_model_families() -> None:
     kept = sorted(search._oof)
     assert kept == [26, 27, 28, 29, 30, 31, 32]  # the best ENSEMBLE_PER_MODEL LightGBM trials, and the linear ones
     assert ENSEMBLE_PER_MODEL == 4 and len(kept) <= ENSEMBLE_CANDIDATES
-    assert set(search._oof_model) == set(search._oof)
+    assert {e.model for e in search._oof.values()} == {"lightgbm/gbdt", "sklearn/linear"}

@@ -150,18 +150,19 @@ def test_refit_reserve_keeps_time_for_an_ensemble_only_while_it_is_cheap() -> No
     """On large data, keeping back three trials' refit for an ensemble starved the search (1M rows)."""
     import numpy as np
 
-    from automl._search import ENSEMBLE_RESERVE_SHARE, REFIT_FIXED_SECONDS, REFIT_SAFETY, Search, SearchSettings
+    from automl import _search as s
 
-    search = object.__new__(Search)
-    search.settings = SearchSettings(time_budget=300.0, n_trials=None, seed=0, n_jobs=1, started=0.0)
+    search = object.__new__(s.Search)
+    search.settings = s.SearchSettings(time_budget=300.0, n_trials=None, seed=0, n_jobs=1, started=0.0)
     search._best_number = 0
     search._best_fold_seconds = 2.0
     search._refit_factor = 5.0  # refit: 10 s
-    search._oof = {n: (0.9, np.zeros(1), 4.0) for n in range(3)}  # ensemble: 3 x 4 s x 5 = 60 s <= 25% of 300 s
-    assert search._refit_reserve() == pytest.approx(REFIT_FIXED_SECONDS + 60.0 * REFIT_SAFETY)
+    # Ensemble: 3 x 4 s x 5 = 60 s <= 25% of 300 s.
+    search._oof = {n: s.OutOfFold(0.9, np.zeros(1), 4.0, "m") for n in range(3)}
+    assert search._refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + 60.0 * s.REFIT_SAFETY)
     search._refit_factor = 16.7  # the 1M-row run: ensemble 200 s > 25%, so only the best trial's refit counts
-    assert 3 * 4.0 * 16.7 > ENSEMBLE_RESERVE_SHARE * 300
-    assert search._refit_reserve() == pytest.approx(REFIT_FIXED_SECONDS + 2.0 * 16.7 * REFIT_SAFETY)
+    assert 3 * 4.0 * 16.7 > s.ENSEMBLE_RESERVE_SHARE * 300
+    assert search._refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + 2.0 * 16.7 * s.REFIT_SAFETY)
     search.settings.worker = True  # workers never refit
     assert search._refit_reserve() == 0.0
 
