@@ -305,9 +305,13 @@ class Search:
         return self._best_fold_seconds * self._refit_factor
 
     def _ensemble_estimate(self) -> float:
-        """Predicted seconds to refit a likely ensemble: the three best remembered trials."""
-        top = sorted(self._oof.values(), key=lambda e: -e.value)[:3]
-        return sum(e.fold_seconds for e in top) * self._refit_factor
+        """Predicted seconds to refit a likely ensemble: the best trial of each of the three best
+        model families. Greedy selection mixes families (near-identical members add nothing), so
+        the three best trials overall, often three of one cheap family, underestimate it."""
+        best: dict[str, OutOfFold] = {}
+        for entry in sorted(self._oof.values(), key=lambda e: -e.value):
+            best.setdefault(entry.model, entry)
+        return sum(e.fold_seconds for e in list(best.values())[:3]) * self._refit_factor
 
     def _refit_reserve(self) -> float:
         """Seconds kept back from the trials for the refit, with a margin for misprediction."""

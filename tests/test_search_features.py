@@ -158,8 +158,16 @@ def test_refit_reserve_keeps_time_for_an_ensemble_only_while_it_is_cheap() -> No
     search._best_fold_seconds = 2.0
     search._refit_factor = 5.0  # refit: 10 s
     # Ensemble: 3 x 4 s x 5 = 60 s <= 25% of 300 s.
-    search._oof = {n: s.OutOfFold(0.9, np.zeros(1), 4.0, "m") for n in range(3)}
+    search._oof = {n: s.OutOfFold(0.9, np.zeros(1), 4.0, f"fw/m{n}") for n in range(3)}
     assert search._refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + 60.0 * s.REFIT_SAFETY)
+    # mfeat_factors at 300 s: the three best trials were near-identical linear models (~1 s), greedy
+    # selection took linear + LightGBM, and the refit of that ensemble did not fit in what was kept back.
+    search._oof = {n: s.OutOfFold(0.95 - n / 1000, np.zeros(1), 0.2, "sklearn/linear") for n in range(3)}
+    search._oof[3] = s.OutOfFold(0.94, np.zeros(1), 3.0, "lightgbm/lightgbm")
+    search._oof[4] = s.OutOfFold(0.93, np.zeros(1), 5.0, "xgboost/xgboost")
+    search._oof[5] = s.OutOfFold(0.92, np.zeros(1), 9.0, "catboost/catboost")  # fourth family: not counted
+    assert search._refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + (0.2 + 3.0 + 5.0) * 5.0 * s.REFIT_SAFETY)
+    search._oof = {n: s.OutOfFold(0.9, np.zeros(1), 4.0, f"fw/m{n}") for n in range(3)}
     search._refit_factor = 16.7  # the 1M-row run: ensemble 200 s > 25%, so only the best trial's refit counts
     assert 3 * 4.0 * 16.7 > s.ENSEMBLE_RESERVE_SHARE * 300
     assert search._refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + 2.0 * 16.7 * s.REFIT_SAFETY)
