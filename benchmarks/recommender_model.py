@@ -14,7 +14,9 @@ datasets at a time (``group``), trains on the rest and predicts the held-out dat
   the rule-based ranking the table recorded;
 - cost: for every finished trial of the held-out datasets, the predicted seconds of one fold
   against the measured ones: median absolute log ratio and the share within a factor of 2, for the
-  learned per-trial model and for the rule-based cost model.
+  learned per-trial model and for the rule-based cost model;
+- per run: the per-framework cost (what a recommendation shows) against the run's median fold, and
+  the memory a search adds against "the framework's median on the other datasets".
 
 The table goes to stdout and ``benchmarks/results/recommender_eval.md``; without ``--eval-only``
 the model trained on all datasets goes to ``recommender/learned_model.json``, holding only the
@@ -59,6 +61,10 @@ SHRINK_CHOICES = (1.0, 0.5)
 LEARNED_TRIAL = "learned, per trial (with its configuration)"
 LEARNED_TYPICAL = "learned, per framework (what a recommendation shows)"
 LEARNED_RANKING = "learned (k-NN, nested selection)"
+#: The rows of the per-run tables: a framework's typical trial, and the memory a search adds.
+LEARNED_FRAMEWORK = "learned, per framework"
+LEARNED_MEMORY = "learned"
+MEDIAN_MEMORY = "the framework's median on the other datasets"
 BASELINES = ("always XGBoost", "always the best on average", "rule-based")
 #: Hyper-parameters used by the per-trial cost model: numeric ones present in this share of a framework's trials.
 MIN_PARAM_SHARE = 0.1
@@ -209,6 +215,10 @@ def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) ->
     rule_cost = runs.set_index(["dataset", "framework"])[["rule_based.seconds_per_fit", "meta.n_rows"]]
     picks: dict[str, list[tuple[str, float, float]]] = {}
     cost_errors: dict[str, list[float]] = {LEARNED_TRIAL: [], LEARNED_TYPICAL: [], "rule-based": []}
+    # Per run: the per-framework cost against the run's median fold (the typical trial a recommendation
+    # promises), and the memory a search adds against the training runs' median for that framework.
+    run_errors: dict[str, list[float]] = {LEARNED_FRAMEWORK: [], "rule-based": []}
+    memory_errors: dict[str, list[float]] = {LEARNED_MEMORY: [], MEDIAN_MEMORY: []}
     for group in sorted(table.group.unique()):
         train_t = table[table.group != group]
         test_t = table[table.group == group]
@@ -229,6 +239,8 @@ def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) ->
             }
             for method, chosen in choices.items():
                 picks.setdefault(method, []).append((name, best, float(row[chosen])))
+            for r in runs[(runs.dataset == name) & (runs.status == "ok")].to_dict("records"):
+                _run_cost_errors(model, train_runs, row, r, run_errors, memory_errors)
             held = cost_trials(trials[trials.dataset == name])
             for r in held.to_dict("records"):
                 predicted = model.trial_fold_seconds(r["framework"], row.meta, row.task, r["fold_train_rows"],
@@ -249,13 +261,9 @@ def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) ->
         ranking[method] = {
             "datasets": len(rows), "top1": float(np.mean(hits)), "regret": float(np.mean([b - g for _, b, g in rows])),
         }
-    cost = {}
-    for method, errs in cost_errors.items():
-        e = np.abs(np.array(errs))
-        cost[method] = {
-            "trials": int(len(e)), "median_abs_log_ratio": float(np.median(e)) if len(e) else None,
-            "within_2x": float(np.mean(e <= math.log(2))) if len(e) else None,
-        }
+    cost = {method: _error_figures(errs, "trials") for method, errs in cost_errors.items()}
+    run_cost = {method: _error_figures(errs, "runs") for method, errs in run_errors.items()}
+    memory = {method: _error_figures(errs, "runs") for method, errs in memory_errors.items()}
     # A reference, not a method: the one framework with the most hits on all datasets, chosen in hindsight.
     hindsight = {}
     for f in frameworks:
@@ -264,8 +272,40 @@ def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) ->
             ok = table[f].notna()
             hindsight[f] = float((table.loc[ok, f] >= best[ok] - HIT_TOLERANCE).mean())
     top = max(hindsight, key=hindsight.get) if hindsight else None
-    return {"ranking": ranking, "cost": cost, "groups": int(table.group.nunique()), "datasets": int(len(table)),
+    return {"ranking": ranking, "cost": cost, "run_cost": run_cost, "memory": memory,
+            "groups": int(table.group.nunique()), "datasets": int(len(table)),
             "hindsight": {"framework": top, "top1": hindsight.get(top)} if top else None}
+
+
+def _run_cost_errors(model: LearnedModel, train_runs: pd.DataFrame, row: pd.Series, run: Mapping[str, Any],
+                     run_errors: dict[str, list[float]], memory_errors: dict[str, list[float]]) -> None:
+    """Log ratios (predicted / measured) of one held-out run's typical fold seconds and added memory."""
+    framework, measured = run["framework"], run.get("fold_seconds_median")
+    if measured and measured > 0 and pd.notna(run.get("fold_train_rows")):
+        typical = model.fold_seconds(framework, row.meta, row.task, run["fold_train_rows"])
+        if typical is not None:
+            run_errors[LEARNED_FRAMEWORK].append(math.log(typical / measured))
+        per_fit, n = run.get("rule_based.seconds_per_fit"), run.get("meta.n_rows")
+        if per_fit is not None and pd.notna(per_fit) and n:
+            rule_pred = float(per_fit) * float(run["fold_train_rows"]) / float(n)
+            run_errors["rule-based"].append(math.log(max(rule_pred, 1e-6) / measured))
+    if pd.notna(run.get("peak_mb")) and pd.notna(run.get("baseline_mb")):
+        added = max(float(run["peak_mb"]) - float(run["baseline_mb"]), 1.0)
+        predicted = model.memory(framework, row.meta, row.task)
+        if predicted is not None:
+            memory_errors[LEARNED_MEMORY].append(math.log(predicted / added))
+        seen = train_runs[(train_runs.framework == framework) & (train_runs.status == "ok")]
+        seen_added = (seen.peak_mb - seen.baseline_mb).clip(lower=1.0).dropna()
+        if len(seen_added):
+            memory_errors[MEDIAN_MEMORY].append(math.log(float(seen_added.median()) / added))
+
+
+def _error_figures(log_ratios: list[float], unit: str) -> dict[str, Any]:
+    e = np.abs(np.array(log_ratios))
+    return {
+        unit: int(len(e)), "median_abs_log_ratio": float(np.median(e)) if len(e) else None,
+        "within_2x": float(np.mean(e <= math.log(2))) if len(e) else None,
+    }
 
 
 def parts_to_ship(result: Mapping[str, Any]) -> dict[str, bool]:
@@ -306,6 +346,15 @@ def report(result: Mapping[str, Any]) -> str:
     for method, c in result["cost"].items():
         if c["trials"]:
             lines.append(f"| {method} | {c['trials']} | {c['median_abs_log_ratio']:.3f} | {c['within_2x']:.1%} |")
+    tables = (
+        ("run_cost", "typical trial of a search (the run's median fold)", "runs"),
+        ("memory", "memory a search adds (peak minus baseline)", "runs"),
+    )
+    for key, title, unit in tables:
+        rows = [(m, c) for m, c in result.get(key, {}).items() if c[unit]]
+        if rows:
+            lines += ["", f"| {title} | {unit} | median abs log ratio | within a factor of 2 |", "|---|---|---|---|"]
+            lines += [f"| {m} | {c[unit]} | {c['median_abs_log_ratio']:.3f} | {c['within_2x']:.1%} |" for m, c in rows]
     ship = parts_to_ship(result)
     verdict = {
         (True, True): "the learned ranking and costs both beat what they replace: the package ships both.",

@@ -101,7 +101,15 @@ def test_gpu_counterfactual_only_where_it_matters() -> None:
 
 
 def test_trainer_and_grouped_evaluation_on_a_synthetic_meta_dataset() -> None:
-    from benchmarks.recommender_model import LEARNED_TRIAL, LEARNED_TYPICAL, evaluate, train
+    from benchmarks.recommender_model import (
+        LEARNED_FRAMEWORK,
+        LEARNED_MEMORY,
+        LEARNED_TRIAL,
+        LEARNED_TYPICAL,
+        evaluate,
+        report,
+        train,
+    )
 
     rng = np.random.default_rng(0)
     runs, trials = [], []
@@ -129,6 +137,11 @@ def test_trainer_and_grouped_evaluation_on_a_synthetic_meta_dataset() -> None:
     assert result["ranking"]["learned (k-NN, nested selection)"]["top1"] >= result["ranking"]["always XGBoost"]["top1"]
     assert result["cost"][LEARNED_TRIAL]["within_2x"] > 0.9
     assert result["cost"][LEARNED_TYPICAL]["within_2x"] > 0.9
+    assert result["run_cost"][LEARNED_FRAMEWORK]["runs"] == 24
+    assert result["run_cost"][LEARNED_FRAMEWORK]["within_2x"] > 0.9
+    assert result["memory"][LEARNED_MEMORY]["runs"] == 24
+    assert result["memory"][LEARNED_MEMORY]["median_abs_log_ratio"] == pytest.approx(0.0, abs=1e-6)  # 70 MB each
+    assert "| typical trial of a search" in report(result) and "| memory a search adds" in report(result)
     model = train(runs_df, trials_df, ["sklearn", "xgboost"])
     assert set(model.frameworks) == {"sklearn", "xgboost"}
     assert set(model.trial_seconds) == {"sklearn", "xgboost"}
