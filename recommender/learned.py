@@ -269,7 +269,7 @@ class LearnedRanker(_ranker_base()):  # type: ignore[misc]
     def __init__(self, model: LearnedModel) -> None:
         self.model = model
         if model.score is None:  # the file ships learned costs only: the ranking stays the rules'
-            self.name = "rule-based (learned costs)"
+            self.name = "rule-based, learned costs"
         self._last: tuple[int, dict[str, tuple[float, list[str]]]] | None = None
 
     def _expected(self, profile: Any) -> dict[str, tuple[float, list[str]]]:

@@ -103,7 +103,7 @@ class Recommendation:
         )
 
     def summary(self) -> str:
-        lines = [f"Recommendation ({self.ranker} ranker):"]
+        lines = [f"Recommendation (ranker: {self.ranker}):"]
         lines.extend(f"  {e}" for e in self.explanation)
         for i, c in enumerate(self.candidates, 1):
             lines.append(
@@ -125,7 +125,7 @@ class Recommendation:
 
         excluded = [f"{e.framework}: {e.reason}" for e in self.excluded]
         return (
-            f"<div><b>Recommendation</b> ({escape(self.ranker)} ranker)"
+            f"<div><b>Recommendation</b> (ranker: {escape(self.ranker)})"
             + (items(self.explanation) if self.explanation else "")
             + self.to_frame().to_html(index=False)
             + (f"<p>Excluded:</p>{items(excluded)}" if excluded else "")

@@ -183,7 +183,7 @@ def test_a_model_without_a_score_part_ranks_by_the_rules_and_costs_by_the_model(
     names = ["sklearn", "xgboost", "lightgbm"]
     rec = recommend_frameworks(prof, hw, frameworks=names, ranker=LearnedRanker(loaded))
     rules = recommend_frameworks(prof, hw, frameworks=names, ranker=RuleBasedRanker())
-    assert rec.ranker == "rule-based (learned costs)"
+    assert rec.ranker == "rule-based, learned costs"
     assert [c.score for c in rec.candidates] == [c.score for c in rules.candidates]
     by_name = {c.framework: c for c in rec.candidates}
     assert by_name["sklearn"].seconds_per_fit == pytest.approx(200 * 1e-5)  # learned

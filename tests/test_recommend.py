@@ -58,7 +58,7 @@ def test_notebook_view_shows_the_explanation_ranking_exclusions_and_notes() -> N
     rec = recommend_frameworks(profile_dataset(make_frame("binary"), "y"), detect_hardware(), time_budget=60)
     rec = replace(rec, notes=("a <note> & more",))
     html = rec._repr_html_()
-    assert f"({rec.ranker} ranker)" in html
+    assert f"(ranker: {rec.ranker})" in html
     assert rec.explanation and all(escape(line) in html for line in rec.explanation)
     assert "<table" in html and all(c.framework in html for c in rec.candidates)
     assert "a &lt;note&gt; &amp; more" in html  # escaped, not markup
