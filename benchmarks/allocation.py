@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             f.write(json.dumps(record, default=str) + "\n")
         c, u = record["cost"]["seconds_to_99"], record["uniform"]["seconds_to_99"]
         print(f"{entry['name']:<22} cost {c if c is None else round(c, 1)!s:>6}s  "
-              f"uniform {u if u is None else round(u, 1)!s:>6}s  ({record['ranker']} ranker)", flush=True)
+              f"uniform {u if u is None else round(u, 1)!s:>6}s  (ranker: {record['ranker']})", flush=True)
     budget = args.budget
     cost = [r["cost"]["seconds_to_99"] or budget for r in records]
     uniform = [r["uniform"]["seconds_to_99"] or budget for r in records]
