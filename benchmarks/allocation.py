@@ -34,6 +34,10 @@ ALLOCATIONS = ("cost", "uniform")
 TARGET = 0.99
 
 
+def _seconds(value: float | None) -> str:
+    return "never" if value is None else f"{value:.1f}s"
+
+
 def constant_score(metric: str, y: pd.Series) -> float:
     """The validation score of a constant (prior) prediction, in the scorer's greater-is-better sign."""
     if metric == "roc_auc":
@@ -112,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         records.append(record)
         with open(out, "a") as f:
             f.write(json.dumps(record, default=str) + "\n")
-        c, u = record["cost"]["seconds_to_99"], record["uniform"]["seconds_to_99"]
-        print(f"{entry['name']:<22} cost {c if c is None else round(c, 1)!s:>6}s  "
-              f"uniform {u if u is None else round(u, 1)!s:>6}s  (ranker: {record['ranker']})", flush=True)
+        c, u = (record[a]["seconds_to_99"] for a in ALLOCATIONS)
+        print(f"{entry['name']:<22} cost {_seconds(c):>7}  uniform {_seconds(u):>7}  (ranker: {record['ranker']})",
+              flush=True)
     budget = args.budget
     cost = [r["cost"]["seconds_to_99"] or budget for r in records]
     uniform = [r["uniform"]["seconds_to_99"] or budget for r in records]
