@@ -251,10 +251,9 @@ def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) ->
                 if typical is not None:
                     cost_errors[LEARNED_TYPICAL].append(math.log(typical / r["fold_seconds"]))
                 if (name, r["framework"]) in rule_cost.index:
-                    per_fit, n = rule_cost.loc[(name, r["framework"])]
-                    if pd.notna(per_fit) and n:
-                        rule_pred = float(per_fit) * float(r["fold_train_rows"]) / float(n)
-                        cost_errors["rule-based"].append(math.log(max(rule_pred, 1e-6) / r["fold_seconds"]))
+                    rule_pred = _rule_fold_seconds(*rule_cost.loc[(name, r["framework"])], r["fold_train_rows"])
+                    if rule_pred is not None:
+                        cost_errors["rule-based"].append(math.log(rule_pred / r["fold_seconds"]))
     ranking = {}
     for method, rows in picks.items():
         hits = [got >= best - HIT_TOLERANCE for _, best, got in rows]
@@ -277,6 +276,13 @@ def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) ->
             "hindsight": {"framework": top, "top1": hindsight.get(top)} if top else None}
 
 
+def _rule_fold_seconds(per_fit: Any, n_rows: Any, fold_rows: float) -> float | None:
+    """The rule-based seconds per fit on all rows, scaled (linearly) to a fold's training rows."""
+    if per_fit is None or pd.isna(per_fit) or not n_rows:
+        return None
+    return max(float(per_fit) * float(fold_rows) / float(n_rows), 1e-6)
+
+
 def _run_cost_errors(model: LearnedModel, train_runs: pd.DataFrame, row: pd.Series, run: Mapping[str, Any],
                      run_errors: dict[str, list[float]], memory_errors: dict[str, list[float]]) -> None:
     """Log ratios (predicted / measured) of one held-out run's typical fold seconds and added memory."""
@@ -285,10 +291,10 @@ def _run_cost_errors(model: LearnedModel, train_runs: pd.DataFrame, row: pd.Seri
         typical = model.fold_seconds(framework, row.meta, row.task, run["fold_train_rows"])
         if typical is not None:
             run_errors[LEARNED_FRAMEWORK].append(math.log(typical / measured))
-        per_fit, n = run.get("rule_based.seconds_per_fit"), run.get("meta.n_rows")
-        if per_fit is not None and pd.notna(per_fit) and n:
-            rule_pred = float(per_fit) * float(run["fold_train_rows"]) / float(n)
-            run_errors["rule-based"].append(math.log(max(rule_pred, 1e-6) / measured))
+        rule_pred = _rule_fold_seconds(run.get("rule_based.seconds_per_fit"), run.get("meta.n_rows"),
+                                       run["fold_train_rows"])
+        if rule_pred is not None:
+            run_errors["rule-based"].append(math.log(rule_pred / measured))
     if pd.notna(run.get("peak_mb")) and pd.notna(run.get("baseline_mb")):
         added = max(float(run["peak_mb"]) - float(run["baseline_mb"]), 1.0)
         predicted = model.memory(framework, row.meta, row.task)
@@ -383,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     args.report.write_text(
-        f"# Recommender evaluation\n\n`python -m benchmarks.recommender_model --eval-only` (commit {head.strip()}, "
+        f"# Recommender evaluation\n\n`python -m benchmarks.recommender_model{' --eval-only' * args.eval_only}` "
+        f"(commit {head.strip()}, "
         f"{datetime.date.today().isoformat()})\n\n{text}\n"
     )
     if args.eval_only:
