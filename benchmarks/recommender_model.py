@@ -225,6 +225,8 @@ def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) ->
         train_runs = runs[runs.dataset.isin(train_t.index)]
         model = train(train_runs, trials[trials.dataset.isin(train_t.index)], frameworks)
         average = train_t[[f for f in frameworks if f in train_t]].mean()
+        seen = train_runs[train_runs.status == "ok"]
+        typical_memory = (seen.peak_mb - seen.baseline_mb).clip(lower=1.0).groupby(seen.framework).median().dropna()
         for name, row in test_t.iterrows():
             available = [f for f in frameworks if f in row and pd.notna(row[f])]
             if not available:
@@ -240,7 +242,7 @@ def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) ->
             for method, chosen in choices.items():
                 picks.setdefault(method, []).append((name, best, float(row[chosen])))
             for r in runs[(runs.dataset == name) & (runs.status == "ok")].to_dict("records"):
-                _run_cost_errors(model, train_runs, row, r, run_errors, memory_errors)
+                _run_cost_errors(model, typical_memory, row, r, run_errors, memory_errors)
             held = cost_trials(trials[trials.dataset == name])
             for r in held.to_dict("records"):
                 predicted = model.trial_fold_seconds(r["framework"], row.meta, row.task, r["fold_train_rows"],
@@ -283,9 +285,10 @@ def _rule_fold_seconds(per_fit: Any, n_rows: Any, fold_rows: float) -> float | N
     return max(float(per_fit) * float(fold_rows) / float(n_rows), 1e-6)
 
 
-def _run_cost_errors(model: LearnedModel, train_runs: pd.DataFrame, row: pd.Series, run: Mapping[str, Any],
+def _run_cost_errors(model: LearnedModel, typical_memory: pd.Series, row: pd.Series, run: Mapping[str, Any],
                      run_errors: dict[str, list[float]], memory_errors: dict[str, list[float]]) -> None:
-    """Log ratios (predicted / measured) of one held-out run's typical fold seconds and added memory."""
+    """Log ratios (predicted / measured) of one held-out run's typical fold seconds and added memory;
+    ``typical_memory``: per framework, the median memory a search added on the training datasets."""
     framework, measured = run["framework"], run.get("fold_seconds_median")
     if measured and measured > 0 and pd.notna(run.get("fold_train_rows")):
         typical = model.fold_seconds(framework, row.meta, row.task, run["fold_train_rows"])
@@ -300,10 +303,8 @@ def _run_cost_errors(model: LearnedModel, train_runs: pd.DataFrame, row: pd.Seri
         predicted = model.memory(framework, row.meta, row.task)
         if predicted is not None:
             memory_errors[LEARNED_MEMORY].append(math.log(predicted / added))
-        seen = train_runs[(train_runs.framework == framework) & (train_runs.status == "ok")]
-        seen_added = (seen.peak_mb - seen.baseline_mb).clip(lower=1.0).dropna()
-        if len(seen_added):
-            memory_errors[MEDIAN_MEMORY].append(math.log(float(seen_added.median()) / added))
+        if framework in typical_memory.index:
+            memory_errors[MEDIAN_MEMORY].append(math.log(float(typical_memory[framework]) / added))
 
 
 def _error_figures(log_ratios: list[float], unit: str) -> dict[str, Any]:
