@@ -102,6 +102,8 @@ RUN_FIELDS = (
     "predict_seconds", "run_wall_seconds", "overhead_seconds", "baseline_mb", "peak_mb", "maxrss_mb",
     "peak_threads", "rule_based", "messages", "automl_commit", "code_dirty", "versions", "date", "command",
 )
+#: Columns :func:`join_cv` adds to the run table.
+CV_COLUMNS = ("cv_score", "cv_constant", "cv_folds", "normalised_cv")
 TRIAL_FIELDS = (
     "run_id", "pool", "dataset", "framework", "budget", "hardware_id", "task", "n_rows", "n_features",
     "n_classes", "trial", "state", "enqueued", "family", "config", "value", "fit_seconds", "fold_seconds",
@@ -452,10 +454,41 @@ def refresh_normalised(path: Path) -> None:
     _rewrite(path, normalise(_read(path)))
 
 
-def load_runs(path: Path = RUNS) -> pd.DataFrame:
-    """The run table, one row per (dataset, framework), ``meta`` and ``hardware`` flattened, normalised."""
-    rows = normalise(_read(Path(path)))
-    return pd.json_normalize(rows, sep=".") if rows else pd.DataFrame(columns=list(RUN_FIELDS))
+def cv_path(runs: Path) -> Path:
+    """Where ``python -m benchmarks.metadata_cv`` keeps the cross-validated scores of a run table's runs."""
+    return runs.with_name(runs.name.replace("runs", "cv") if "runs" in runs.name else runs.stem + "_cv.jsonl")
+
+
+def join_cv(rows: list[dict[str, Any]], cv_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add ``cv_score``, ``cv_constant``, ``cv_folds`` and ``normalised_cv`` to ``rows`` (by ``run_id``).
+
+    ``normalised_cv`` is normalised per (pool, dataset, budget, hardware) as :func:`normalise` does
+    the holdout scores, over the runs that have a cross-validated score: ``(s - constant) / (best -
+    constant)`` clipped at 0, with the constant predictor scored on the same folds; None where a run
+    has no score or no framework beats the constant predictor."""
+    scored = {c["run_id"]: c for c in cv_rows if c.get("status") == "ok" and c.get("cv_score") is not None}
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        c = scored.get(r.get("run_id")) if r["status"] == "ok" else None
+        r.update(cv_score=None if c is None else c["cv_score"], cv_constant=None if c is None else c["cv_constant"],
+                 cv_folds=None if c is None else c["cv_folds"], normalised_cv=None)
+        if c is not None and math.isfinite(c["cv_score"]):
+            groups.setdefault((r["pool"], r["dataset"], float(r["budget"]), r["hardware_id"]), []).append(r)
+    for members in groups.values():
+        sign = 1.0 if members[0]["higher_is_better"] else -1.0
+        best = max((r["cv_score"] for r in members), key=lambda s: sign * s)
+        for r in members:
+            if sign * (best - r["cv_constant"]) > 0:
+                r["normalised_cv"] = round(max(0.0, _suite.normalised(r["cv_score"], r["cv_constant"], best)), 6)
+    return rows
+
+
+def load_runs(path: Path = RUNS, cv: Path | None = None) -> pd.DataFrame:
+    """The run table, one row per (dataset, framework), ``meta`` and ``hardware`` flattened, normalised;
+    with the cross-validated scores of ``cv`` (default: :func:`cv_path`) joined where that file exists."""
+    cv = cv_path(Path(path)) if cv is None else Path(cv)
+    rows = join_cv(normalise(_read(Path(path))), _read(cv))
+    return pd.json_normalize(rows, sep=".") if rows else pd.DataFrame(columns=[*RUN_FIELDS, *CV_COLUMNS])
 
 
 def load_trials(path: Path | None = None, runs_path: Path = RUNS) -> pd.DataFrame:

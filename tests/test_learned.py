@@ -145,6 +145,27 @@ def test_trainer_and_grouped_evaluation_on_a_synthetic_meta_dataset() -> None:
     model = train(runs_df, trials_df, ["sklearn", "xgboost"])
     assert set(model.frameworks) == {"sklearn", "xgboost"}
     assert set(model.trial_seconds) == {"sklearn", "xgboost"}
+    assert result["label"] == "holdout" and list(result["rankings"]) == ["holdout"]  # no cross-validated scores
+
+    # Holdout winners flipped at random (a noisy label), cross-validated ones following the size: the
+    # ranking is trained and judged on the cross-validated scores, the holdout table is shown beside it.
+    flip = {f"d{i}": bool(rng.integers(0, 2)) for i in range(12)}
+    runs_df["normalised_cv"], runs_df["cv_score"] = runs_df.normalised_score, runs_df.normalised_score
+    runs_df["normalised_score"] = [
+        (1.9 - s) if flip[d] else s for d, s in zip(runs_df.dataset, runs_df.normalised_score, strict=True)
+    ]
+    result = evaluate(runs_df, trials_df, ["sklearn", "xgboost"])
+    assert result["label"] == "cv" and list(result["rankings"]) == ["cv", "holdout"]
+    assert result["ranking"] == result["rankings"]["cv"]["ranking"]
+    assert result["ranking"]["learned (k-NN, nested selection)"]["top1"] >= 0.8
+    text = report(result)
+    assert "scores cross-validated on all rows (decides what ships)" in text
+    assert "scores 25% holdout (for comparison)" in text
+    score = train(runs_df, trials_df, ["sklearn", "xgboost"], "cv").score
+    sklearn = runs_df[runs_df.framework == "sklearn"].set_index("dataset")
+    assert dict(zip(score.datasets, score.scores["sklearn"].tolist(), strict=True)) == {
+        d: 1.0 if rows < 3000 else 0.9 for d, rows in sklearn["meta.n_rows"].items()
+    }
 
 
 def test_neighbour_scores_shrink_towards_the_mean_and_use_the_chosen_columns() -> None:

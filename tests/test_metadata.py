@@ -184,3 +184,75 @@ def test_an_unreadable_dataset_fails_its_pairs_once(tmp_path: Path) -> None:
     assert [r["framework"] for r in rows] == ["sklearn", "xgboost"]
     assert all(r["status"] == "failed" and r["reason"].startswith("dataset:") and set(r) == set(md.RUN_FIELDS)
                for r in rows)
+
+
+def _run(dataset: str, framework: str, status: str = "ok", higher: bool = True) -> dict:
+    return {"run_id": f"{dataset}-{framework}", "status": status, "pool": "p", "dataset": dataset, "budget": 10.0,
+            "hardware_id": "h", "higher_is_better": higher}
+
+
+def test_cross_validated_scores_join_by_run_id_and_normalise_per_dataset() -> None:
+    rows = [_run("a", "x"), _run("a", "y"), _run("a", "z", status="failed"),
+            _run("b", "x", higher=False), _run("b", "y", higher=False), _run("c", "x")]
+    cv = [
+        {"run_id": "a-x", "status": "ok", "cv_score": 0.9, "cv_constant": 0.5, "cv_folds": 10},
+        {"run_id": "a-y", "status": "ok", "cv_score": 0.7, "cv_constant": 0.5, "cv_folds": 10},
+        {"run_id": "a-z", "status": "ok", "cv_score": 0.99, "cv_constant": 0.5, "cv_folds": 10},  # its run failed
+        {"run_id": "b-x", "status": "ok", "cv_score": 2.0, "cv_constant": 4.0, "cv_folds": 5},  # a loss: lower wins
+        {"run_id": "b-y", "status": "failed", "cv_score": None, "cv_constant": None, "cv_folds": None},
+        {"run_id": "c-x", "status": "ok", "cv_score": 0.4, "cv_constant": 0.5, "cv_folds": 10},  # worse than constant
+    ]
+    by_id = {r["run_id"]: r for r in md.join_cv(rows, cv)}
+    assert by_id["a-x"]["normalised_cv"] == 1.0 and by_id["a-y"]["normalised_cv"] == pytest.approx(0.5)
+    assert by_id["a-z"]["normalised_cv"] is None and by_id["a-z"]["cv_score"] is None
+    assert by_id["b-x"]["normalised_cv"] == 1.0 and by_id["b-x"]["cv_folds"] == 5
+    assert by_id["b-y"]["cv_score"] is None and by_id["b-y"]["normalised_cv"] is None
+    assert by_id["c-x"]["cv_score"] == 0.4 and by_id["c-x"]["normalised_cv"] is None
+
+
+def test_cross_validation_of_one_configuration_scores_every_row_once_per_repeat() -> None:
+    from benchmarks.metadata_cv import chosen_trial, cross_validate
+
+    rng = np.random.default_rng(0)
+    n = 150
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    binary = X.assign(target=np.where(X["a"] > 0, "yes", "no"))
+    out = cross_validate(binary, "binary", "sklearn", "linear", {"C": 1.0, "class_weight": "none"})
+    assert out["metric"] == "auc" and out["cv_folds"] == 10 and out["cv_repeats"] == 2
+    assert out["cv_score"] > 0.95 and out["cv_constant"] == pytest.approx(0.5, abs=0.1)
+    noise = X.assign(target=rng.normal(size=n))
+    out = cross_validate(noise, "regression", "sklearn", "linear", {"alpha": 1.0}, max_seconds=0.0)
+    assert out["metric"] == "rmse" and out["cv_repeats"] == 1  # the first repeat took longer than 0 s
+    assert out["cv_score"] == pytest.approx(out["cv_constant"], rel=0.1)  # nothing to learn
+    assert binary.shape == (n, 3) and list(binary.columns) == ["a", "b", "target"]  # not modified
+    trials = pd.DataFrame([
+        {"trial": 0, "state": "COMPLETE", "value": 0.8, "family": "hgb", "config": {}},
+        {"trial": 1, "state": "PRUNED", "value": 0.95, "family": "hgb", "config": {}},
+        {"trial": 2, "state": "COMPLETE", "value": 0.9, "family": "rf", "config": {"n": 1}},
+        {"trial": 3, "state": "COMPLETE", "value": 0.9, "family": "linear", "config": {}},
+    ])
+    assert chosen_trial(trials)["trial"] == 2  # the best finished one; the earlier on a tie
+    assert chosen_trial(trials.iloc[:0]) is None
+
+
+@pytest.mark.slow
+def test_runs_are_rescored_by_cross_validation_and_joined(built: tuple[Path, Path, list[str]],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import metadata_cv
+
+    pool, out, _ = built
+    args = ["--runs", str(out), "--pool", str(pool)]
+    assert metadata_cv.main(args) == 0
+    lines = _lines(md.cv_path(out))
+    assert {(r["dataset"], r["framework"]) for r in lines} == {("tiny_binary", "sklearn"),
+                                                               ("tiny_regression", "sklearn")}  # ok runs only
+    for r in lines:
+        assert set(r) == set(metadata_cv.CV_FIELDS) and r["status"] == "ok", r["reason"]
+        assert r["cv_folds"] == 10 and r["metric"] == {"binary": "auc", "regression": "rmse"}[
+            "binary" if r["dataset"] == "tiny_binary" else "regression"]
+    runs = md.load_runs(out)
+    ok = runs[runs.status == "ok"]
+    assert (ok.normalised_cv == 1.0).all() and ok.cv_score.notna().all()
+    capsys.readouterr()
+    assert metadata_cv.main(args) == 0
+    assert "plan: 0 runs" in capsys.readouterr().out and len(_lines(md.cv_path(out))) == 2
