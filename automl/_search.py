@@ -797,6 +797,7 @@ class Search:
         from automl._ensemble import WeightedEnsemble, greedy_selection, score_predictions
 
         if len(self._oof) < 2 or outcome.best_trial is None:
+            outcome.refit += "; no ensemble: fewer than 2 trials to combine"
             return
         y_eval = self.y.iloc[self._eval_index]
         preds = {n: e.pred for n, e in self._oof.items()}
@@ -809,6 +810,10 @@ class Search:
             best_value = score_predictions(self.scorer, preds[best_number], y_eval, self._classes)
         if len(weights) < 2 or score <= best_value:
             logger.info("ensemble selection kept the single best model (ensemble %.5g)", self.metric.display(score))
+            outcome.refit += (
+                f"; no ensemble: none validated better than the best trial ({self.metric.display_name} "
+                f"{self.metric.display(best_value):.5g})"
+            )
             return
         trials = {n: study.trials[n] for n in weights}
         needed = sum(t.user_attrs.get("fold_seconds", 0.0) for t in trials.values()) * self._refit_factor
@@ -818,6 +823,7 @@ class Search:
                 f"an ensemble of {len(weights)} trials validated better ({self.metric.display(score):.5g}) but "
                 f"refitting it needs ~{needed:.1f}s and {max(left, 0):.1f}s were left"
             )
+            outcome.refit += f"; no ensemble: its refit needed ~{needed:.1f}s, {max(left, 0):.1f}s were left"
             return
         members = []
         started = time.monotonic()
@@ -837,9 +843,11 @@ class Search:
                     est.fit(self.X, self.y)
             except Exception as e:
                 logger.warning("ensemble member %d failed to refit (%s); keeping the single best model", n, e)
+                outcome.refit += f"; no ensemble: member trial {n} failed to refit ({type(e).__name__})"
                 return
             if getattr(est[-1], "truncated_", False):
                 outcome.messages.append("the ensemble's refit ran out of time: kept the single best model")
+                outcome.refit += "; no ensemble: its refit ran out of time"
                 return
             members.append(est)
         ensemble = WeightedEnsemble(members=members, weights=list(weights.values()))

@@ -124,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
             "best_framework": result.best_framework, "best_model": result.best_model_family,
             "trials": int(len(board)),
             "trials_by_framework": {k: int(v) for k, v in board["framework"].value_counts().items()},
-            "refit": result.refit.split(":")[0], **{k: round(v, 5) for k, v in scores.items()},
+            "refit": result.refit.partition("; no ensemble")[0].split(":")[0],
+            # The members of the ensemble that replaced the best model, or why none did.
+            "ensemble": len(result.ensemble) or result.refit.partition("; no ensemble: ")[2] or None,
+            **{k: round(v, 5) for k, v in scores.items()},
             "per_framework": per_framework(result),
         }
         rows.append(row)

@@ -11,10 +11,12 @@ This script takes each successful run's configuration (its best finished trial: 
 adapter and scores it by stratified 5-fold cross-validation (plain 5-fold for regression), repeated
 twice, on train and holdout rows together; every row is predicted once per repeat. The constant
 predictor (training fold prior or mean) is scored on the same folds. A run whose first repeat took
-longer than ``--max-seconds`` keeps one repeat. Each run appends one line to
-``benchmarks/results/metadata_cv.jsonl`` (fields: :data:`CV_FIELDS`), joined to the run table by
-``run_id`` in :func:`benchmarks.metadata.load_runs`, which normalises the cross-validated scores per
-dataset as it does the holdout ones (``normalised_cv``).
+longer than ``--max-seconds`` keeps one repeat. The configuration is fitted to completion (its trial
+may have been cut at the run's deadline: most Keras runs' best trials were) unless one fit passes
+``MAX_FIT_SECONDS``, where it stops as a trial does at its deadline (``cv_truncated`` counts those).
+Each run appends one line to ``benchmarks/results/metadata_cv.jsonl`` (fields: :data:`CV_FIELDS`),
+joined to the run table by ``run_id`` in :func:`benchmarks.metadata.load_runs`, which normalises the
+cross-validated scores per dataset as it does the holdout ones (``normalised_cv``).
 
 The configuration was chosen by a search on the training rows, which overlap every fold here, so
 the cross-validated score is slightly optimistic, more so for a framework that ran more trials; it
@@ -52,9 +54,12 @@ N_SPLITS = 5
 REPEATS = 2
 #: A run whose first repeat took longer than this keeps one repeat.
 MAX_SECONDS = 20.0
+#: One fit stops (as a search's trial does at its deadline: boosting rounds or epochs cut short)
+#: after this long; the line counts the folds cut so (``cv_truncated``).
+MAX_FIT_SECONDS = 30.0
 CV_FIELDS = (
     "run_id", "dataset", "framework", "status", "reason", "trial", "family", "config", "metric", "cv_score",
-    "cv_constant", "cv_folds", "cv_repeats", "cv_fold_scores", "seconds", "date",
+    "cv_constant", "cv_folds", "cv_repeats", "cv_fold_scores", "cv_truncated", "seconds", "date",
 )
 
 
@@ -74,7 +79,7 @@ def _predict(estimator: Any, X: pd.DataFrame, task: str) -> tuple[np.ndarray | N
 
 def cross_validate(df: pd.DataFrame, task: str, framework: str, family: str, params: Mapping[str, Any], *,
                    n_splits: int = N_SPLITS, repeats: int = REPEATS, max_seconds: float = MAX_SECONDS,
-                   seed: int = 0) -> dict[str, Any]:
+                   max_fit_seconds: float = MAX_FIT_SECONDS, seed: int = 0) -> dict[str, Any]:
     """Out-of-fold score of one configuration on ``df`` (column ``target``), and the constant predictor's.
 
     Each repeat predicts every row once; the metric (:data:`benchmarks._suite.MAIN_METRIC`) is computed
@@ -82,7 +87,7 @@ def cross_validate(df: pd.DataFrame, task: str, framework: str, family: str, par
     from sklearn.model_selection import KFold, StratifiedKFold
 
     from recommender import profile_dataset
-    from search_spaces import Config, get_adapter
+    from search_spaces import Config, fit_budget, get_adapter
 
     metric = _suite.MAIN_METRIC[task]
     spec = profile_dataset(df, "target", task=task, seed=seed).feature_spec()
@@ -90,6 +95,7 @@ def cross_validate(df: pd.DataFrame, task: str, framework: str, family: str, par
     adapter = get_adapter(framework)
     config = Config(framework, family, dict(params))
     scores, constants = [], []
+    truncated = 0
     started = time.monotonic()
     for repeat in range(repeats):
         if repeat and time.monotonic() - started > max_seconds:
@@ -101,7 +107,9 @@ def cross_validate(df: pd.DataFrame, task: str, framework: str, family: str, par
         const = np.zeros_like(pred)
         for train_idx, test_idx in splitter.split(X, y):
             estimator = adapter.build(config, spec, seed=seed, n_jobs=1)
-            estimator.fit(X.iloc[train_idx], y.iloc[train_idx])
+            with fit_budget(time.monotonic() + max_fit_seconds):
+                estimator.fit(X.iloc[train_idx], y.iloc[train_idx])
+            truncated += bool(getattr(estimator[-1], "truncated_", False))
             p, proba, labels = _predict(estimator, X.iloc[test_idx], task)
             if task == "regression":
                 pred[test_idx] = p
@@ -117,7 +125,7 @@ def cross_validate(df: pd.DataFrame, task: str, framework: str, family: str, par
         scores.append(_suite.score(task, truth, pred, pred, classes)[metric])
         constants.append(_suite.score(task, truth, const, const, classes)[metric])
     return {"metric": metric, "cv_score": float(np.mean(scores)), "cv_constant": float(np.mean(constants)),
-            "cv_fold_scores": [round(s, 6) for s in scores], "cv_repeats": len(scores),
+            "cv_fold_scores": [round(s, 6) for s in scores], "cv_repeats": len(scores), "cv_truncated": truncated,
             "cv_folds": n_splits * len(scores), "seconds": round(time.monotonic() - started, 2)}
 
 

@@ -64,3 +64,17 @@ def test_ensemble_candidates_keep_several_model_families() -> None:
     assert kept == [26, 27, 28, 29, 30, 31, 32]  # the best ENSEMBLE_PER_MODEL LightGBM trials, and the linear ones
     assert ENSEMBLE_PER_MODEL == 4 and len(kept) <= ENSEMBLE_CANDIDATES
     assert {e.model for e in search._oof.values()} == {"lightgbm/gbdt", "sklearn/linear"}
+
+
+def test_the_result_says_why_no_ensemble_replaced_the_best_model(monkeypatch) -> None:
+    import automl._ensemble
+
+    df = make_frame("binary", n=200)
+    one = automl.fit(df, "y", time_budget=30, n_trials=1, frameworks=["sklearn"], seed=0)
+    assert one.refit.endswith("; no ensemble: fewer than 2 trials to combine") and not one.ensemble
+
+    # Selection that never beats the best trial: the result says so, with the score to beat.
+    monkeypatch.setattr(automl._ensemble, "greedy_selection", lambda preds, *a: ({min(preds): 1.0}, -1e9))
+    kept = automl.fit(df, "y", time_budget=30, n_trials=4, frameworks=["sklearn"], seed=0)
+    assert "; no ensemble: none validated better than the best trial (roc_auc " in kept.refit
+    assert kept.best_model_family != "ensemble" and f"Final model: {kept.refit}" in kept.summary()
