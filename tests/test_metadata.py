@@ -225,6 +225,10 @@ def test_cross_validation_of_one_configuration_scores_every_row_once_per_repeat(
     assert out["metric"] == "rmse" and out["cv_repeats"] == 1  # the first repeat took longer than 0 s
     assert out["cv_score"] == pytest.approx(out["cv_constant"], rel=0.1)  # nothing to learn
     assert binary.shape == (n, 3) and list(binary.columns) == ["a", "b", "target"]  # not modified
+    assert out["cv_truncated"] == 0
+    cut = cross_validate(binary, "binary", "sklearn", "rf", {"n_estimators": 200, "max_features": 0.5},
+                         repeats=1, max_fit_seconds=0.0)  # a forest stops growing at its deadline, as in a trial
+    assert cut["cv_truncated"] == 5 and cut["cv_folds"] == 5
     trials = pd.DataFrame([
         {"trial": 0, "state": "COMPLETE", "value": 0.8, "family": "hgb", "config": {}},
         {"trial": 1, "state": "PRUNED", "value": 0.95, "family": "hgb", "config": {}},
