@@ -329,7 +329,29 @@ def evaluate(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str],
     rankings = {label: evaluate_ranking(runs, frameworks, label) for label in labels}
     main = rankings[labels[0]]
     return {"label": labels[0], "ranking": main["ranking"], "datasets": main["datasets"], "groups": main["groups"],
-            "hindsight": main["hindsight"], "rankings": rankings, **evaluate_costs(runs, trials, frameworks)}
+            "hindsight": main["hindsight"], "rankings": rankings, "agreement": label_agreement(runs, frameworks),
+            **evaluate_costs(runs, trials, frameworks)}
+
+
+def label_agreement(runs: pd.DataFrame, frameworks: list[str]) -> dict[str, Any] | None:
+    """How well each label predicts the other on the datasets where every framework has both: the
+    share of datasets where the holdout's best framework is a hit by cross-validation, and back."""
+    if LABELS["cv"] not in runs:
+        return None
+    cv, holdout = dataset_table(runs, "cv"), dataset_table(runs, "holdout")
+    present = [f for f in frameworks if f in cv and f in holdout]
+    both = cv.index[cv[present].notna().all(axis=1)].intersection(holdout.index[holdout[present].notna().all(axis=1)])
+    if not len(both) or not present:
+        return None
+    cv, holdout = cv.loc[both, present].astype(float), holdout.loc[both, present].astype(float)
+
+    def hits(pick_by: pd.DataFrame, judge: pd.DataFrame) -> float:
+        chosen = pick_by.idxmax(axis=1)
+        got = np.array([judge.at[d, f] for d, f in chosen.items()])
+        return float(np.mean(got >= judge.max(axis=1).to_numpy() - HIT_TOLERANCE))
+
+    return {"datasets": int(len(both)), "holdout_best_hits_cv": hits(holdout, cv),
+            "cv_best_hits_holdout": hits(cv, holdout)}
 
 
 def _rule_fold_seconds(per_fit: Any, n_rows: Any, fold_rows: float) -> float | None:
@@ -411,6 +433,11 @@ def report(result: Mapping[str, Any]) -> str:
     lines: list[str] = []
     for i, r in enumerate(rankings.values()):
         lines += ([""] if i else []) + _ranking_lines(r, decides=i == 0)
+    agreement = result.get("agreement")
+    if agreement:
+        lines += ["", f"Label noise: on {agreement['datasets']} datasets, the framework best on the holdout is a hit "
+                      f"by cross-validation on {agreement['holdout_best_hits_cv']:.0%} of them, and the framework "
+                      f"best by cross-validation a hit on the holdout on {agreement['cv_best_hits_holdout']:.0%}."]
     lines += ["", "| cost of one fold of a trial | trials | median abs log ratio | within a factor of 2 |",
               "|---|---|---|---|"]
     for method, c in result["cost"].items():

@@ -161,6 +161,10 @@ def test_trainer_and_grouped_evaluation_on_a_synthetic_meta_dataset() -> None:
     text = report(result)
     assert "scores cross-validated on all rows (decides what ships)" in text
     assert "scores 25% holdout (for comparison)" in text
+    unflipped = 1 - sum(flip.values()) / len(flip)
+    assert result["agreement"] == {"datasets": 12, "holdout_best_hits_cv": pytest.approx(unflipped),
+                                   "cv_best_hits_holdout": pytest.approx(unflipped)}
+    assert f"is a hit by cross-validation on {unflipped:.0%} of them" in text
     score = train(runs_df, trials_df, ["sklearn", "xgboost"], "cv").score
     sklearn = runs_df[runs_df.framework == "sklearn"].set_index("dataset")
     assert dict(zip(score.datasets, score.scores["sklearn"].tolist(), strict=True)) == {
