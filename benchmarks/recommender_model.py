@@ -11,7 +11,9 @@ datasets at a time (``group``), trains on the rest and predicts the held-out dat
 - ranking: top-1 hit rate (the recommended framework within 0.005 normalised of the best one on
   that dataset) and mean regret (best normalised minus the recommended one's), for the learned
   ranking, "always XGBoost", "always the framework best on average" (on the training groups) and
-  the rule-based ranking the table recorded;
+  the rule-based ranking the table recorded; trained and judged on the cross-validated scores of
+  ``python -m benchmarks.metadata_cv`` (``metadata_cv.jsonl``) when every run has one, else on the
+  holdout scores, and shown on the other label too where the table has it (``--label`` chooses);
 - cost: for every finished trial of the held-out datasets, the predicted seconds of one fold
   against the measured ones: median absolute log ratio and the share within a factor of 2, for the
   learned per-trial model and for the rule-based cost model;
@@ -273,8 +275,8 @@ def evaluate_ranking(runs: pd.DataFrame, frameworks: list[str], label: str = "ho
     # A reference, not a method: the one framework with the most hits on all datasets, chosen in hindsight.
     hindsight = {}
     present = [g for g in frameworks if g in table]
+    best = table[present].max(axis=1)
     for f in present:
-        best = table[present].max(axis=1)
         ok = table[f].notna()
         hindsight[f] = float((table.loc[ok, f] >= best[ok] - HIT_TOLERANCE).mean())
     top = max(hindsight, key=hindsight.get) if hindsight else None
