@@ -95,6 +95,9 @@ def fit(
     ``automl worker`` processes read the same data). Returns within ``time_budget`` seconds plus a
     small margin (documented target: 5% + 5 s), refit included, always with a fitted model.
     ``n_jobs`` is the threads each model may use (-1: the cores other work leaves free).
+    ``seed`` seeds the sampler, folds and models; the default cost-aware allocation also reads
+    measured seconds, so for the same trials on a busier machine pass ``n_jobs=1``, ``n_trials``
+    and ``search_options={"allocation": "sampler"}``.
 
     Where the study lives: ``run_dir`` keeps it in that folder's journal file
     (``run_dir/search/study.journal``) and writes the result there at the end; after Ctrl-C or a
