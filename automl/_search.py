@@ -819,11 +819,10 @@ class Search:
         needed = sum(t.user_attrs.get("fold_seconds", 0.0) for t in trials.values()) * self._refit_factor
         left = self.settings.deadline - FINISH_SECONDS - time.monotonic()
         if needed > left:
-            outcome.messages.append(
-                f"an ensemble of {len(weights)} trials validated better ({self.metric.display(score):.5g}) but "
-                f"refitting it needs ~{needed:.1f}s and {max(left, 0):.1f}s were left"
+            outcome.refit += (
+                f"; no ensemble: one of {len(weights)} trials validated better ({self.metric.display(score):.5g}) "
+                f"but its refit needed ~{needed:.1f}s and {max(left, 0):.1f}s were left"
             )
-            outcome.refit += f"; no ensemble: its refit needed ~{needed:.1f}s, {max(left, 0):.1f}s were left"
             return
         members = []
         started = time.monotonic()
@@ -846,7 +845,6 @@ class Search:
                 outcome.refit += f"; no ensemble: member trial {n} failed to refit ({type(e).__name__})"
                 return
             if getattr(est[-1], "truncated_", False):
-                outcome.messages.append("the ensemble's refit ran out of time: kept the single best model")
                 outcome.refit += "; no ensemble: its refit ran out of time"
                 return
             members.append(est)

@@ -78,3 +78,19 @@ def test_the_result_says_why_no_ensemble_replaced_the_best_model(monkeypatch) ->
     kept = automl.fit(df, "y", time_budget=30, n_trials=4, frameworks=["sklearn"], seed=0)
     assert "; no ensemble: none validated better than the best trial (roc_auc " in kept.refit
     assert kept.best_model_family != "ensemble" and f"Final model: {kept.refit}" in kept.summary()
+
+
+def test_an_ensemble_that_validates_better_but_cannot_be_refitted_in_time_is_named(monkeypatch) -> None:
+    import automl._ensemble
+    import automl._search
+
+    def better_but_late(preds, *args):  # two trials win; from here on no time is left
+        monkeypatch.setattr(automl._search, "FINISH_SECONDS", 1e6)
+        first, second = sorted(preds)[:2]
+        return {first: 0.5, second: 0.5}, 1e9
+
+    monkeypatch.setattr(automl._ensemble, "greedy_selection", better_but_late)
+    r = automl.fit(make_frame("binary", n=200), "y", time_budget=30, n_trials=4, frameworks=["sklearn"], seed=0)
+    assert "; no ensemble: one of 2 trials validated better (1e+09) but its refit needed ~" in r.refit
+    assert r.best_model_family != "ensemble" and not r.ensemble
+    assert not any("validated better" in m for m in r.messages)  # said once, in the final model's line
