@@ -91,6 +91,6 @@ def test_an_ensemble_that_validates_better_but_cannot_be_refitted_in_time_is_nam
 
     monkeypatch.setattr(automl._ensemble, "greedy_selection", better_but_late)
     r = automl.fit(make_frame("binary", n=200), "y", time_budget=30, n_trials=4, frameworks=["sklearn"], seed=0)
-    assert "; no ensemble: one of 2 trials validated better (1e+09) but its refit needed ~" in r.refit
+    assert "; no ensemble: one of 2 trials validated better (1e+09) but refitting its other members needed ~" in r.refit
     assert r.best_model_family != "ensemble" and not r.ensemble
     assert not any("validated better" in m for m in r.messages)  # said once, in the final model's line
