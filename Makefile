@@ -62,13 +62,13 @@ bench: install peers
 bench-ablation: install
 	$(BIN)/python -m benchmarks.ablation --budget 20
 
-# Issue 6: the meta-dataset of the learned recommender: each framework's search at 10 s on 100 PMLB
+# Issue 6: the meta-dataset of the learned recommender: each framework's search at 10 s on 130 PMLB
 # datasets (about 2 hours on 2 cores; resumable: run it again to go on, or pass ARGS=--minutes 30).
 bench-metadata: install
 	$(BIN)/python -m benchmarks.metadata $(ARGS)
 
 # Issue 6: each meta-dataset run's chosen configuration scored by 5-fold cross-validation x 2 on all
-# rows (the labels the ranking learns from; about 50 min with two workers; resumable).
+# rows (the labels the ranking learns from; about 60 min with two workers; resumable).
 bench-metadata-cv: install
 	$(BIN)/python -m benchmarks.metadata_cv --jobs 2 $(ARGS)
 

@@ -3,8 +3,8 @@
 The meta-dataset (``python -m benchmarks.metadata``) scores each run on a 25% holdout. On the
 small datasets that make up most of PMLB that holdout has tens of rows, and which framework wins
 it is often a coin flip: the framework best by this script's cross-validation is a hit (within
-0.005 normalised) on the holdout on only 62 of 100 datasets, the holdout's best a hit by
-cross-validation on 64 (``make eval-recommender``, "Label noise"). A ranking learned from, and
+0.005 normalised) on the holdout on only 62% of the 130 datasets, the holdout's best a hit by
+cross-validation on 65% (``make eval-recommender``, "Label noise"). A ranking learned from, and
 judged on, the holdout mostly measures noise.
 
 This script takes each successful run's configuration (its best finished trial: with
