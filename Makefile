@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint bench bench-ablation bench-dev bench-networks peers clean \
-	bench-metadata bench-metadata-cv eval-recommender train-recommender bench-allocation bench-scale bench-isolation
+	bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-isolation
 
 install: $(STAMP)
 
@@ -75,6 +75,11 @@ bench-metadata-cv: install
 # Issue 6: grouped leave-one-dataset-out evaluation of the learned recommender against the baselines.
 eval-recommender: install
 	$(BIN)/python -m benchmarks.recommender_model --eval-only
+
+# Issue 6: other learners (k-NN, ridge, hit chance) on meta-features and landmarks, nested selection
+# against the same baselines (about 3 minutes; landmarks cached in benchmarks/results).
+eval-recommender-alternatives: install
+	$(BIN)/python -m benchmarks.recommender_alternatives
 
 # Issue 6: evaluate, then train on the whole meta-dataset and write recommender/learned_model.json.
 train-recommender: install
