@@ -276,7 +276,13 @@ def explain(candidates: Sequence[Candidate], profile: DatasetProfile, hardware: 
     line = f"{_facts(profile)}: {top.display_name} first"
     if len(candidates) > 1:
         second = candidates[1]
-        line += f", expected {top.score - second.score:+.3f} over {second.display_name}"
+        margin = top.score - second.score
+        if round(margin, 3) == 0 and 0 < top.seconds_per_trial < second.seconds_per_trial:
+            # a tie on score is broken by cost: say so rather than print "+0.000"
+            line += (f", level with {second.display_name} on expected score and "
+                     f"~{second.seconds_per_trial / top.seconds_per_trial:.1f}x faster per trial")
+        else:
+            line += f", expected {margin:+.3f} over {second.display_name}"
     networks = [c for c in candidates[2:] if c.framework in NETWORKS]
     if networks and top.framework not in NETWORKS and candidates[1].framework not in NETWORKS:
         net = networks[0]

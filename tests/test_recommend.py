@@ -64,6 +64,22 @@ def test_notebook_view_shows_the_explanation_ranking_exclusions_and_notes() -> N
     assert "a &lt;note&gt; &amp; more" in html  # escaped, not markup
 
 
+def test_explanation_says_a_tie_on_score_was_broken_by_cost() -> None:
+    from dataclasses import replace
+
+    from recommender.ranking import explain
+
+    prof = profile_dataset(make_frame("binary"), "y")
+    hw = detect_hardware()
+    first, second = recommend_frameworks(prof, hw, frameworks=["sklearn", "xgboost"]).candidates[:2]
+    first, second = replace(first, seconds_per_trial=1.0), replace(second, seconds_per_trial=4.0)
+    margin = explain([replace(first, score=0.70), replace(second, score=0.65)], prof, hw)[0]
+    assert f"{first.display_name} first, expected +0.050 over {second.display_name}" in margin
+    tie = explain([replace(first, score=0.6702), replace(second, score=0.6700)], prof, hw)[0]
+    assert f"level with {second.display_name} on expected score and ~4.0x faster per trial" in tie
+    assert "+0.000" not in tie
+
+
 def test_small_data_favours_sklearn_with_a_reason() -> None:
     rec = recommend_frameworks(profile_dataset(make_frame("binary", n=200), "y"), detect_hardware(), time_budget=60)
     assert rec.best.framework == "sklearn"
