@@ -348,10 +348,10 @@ def _epoch_reason(
 ) -> str:
     """Per-epoch cost in words, with the counterfactual on the other device where one exists."""
     where = "the GPU" if device == "cuda" else "one CPU thread"
-    text = f"an epoch here takes ~{per_epoch:.2f} s on {where}"
+    text = f"an epoch here takes ~{per_epoch:.2g} s on {where}"
     if device == "cpu":
         gpu = epoch_seconds(adapter, profile, hardware, "cuda")
-        text += f" (a GPU would take ~{gpu:.2f} s: assumes {GPU_FLOPS / 1e12:.0f} TFLOP/s against "
+        text += f" (a GPU would take ~{gpu:.2g} s: assumes {GPU_FLOPS / 1e12:.0f} TFLOP/s against "
         text += f"{CPU_FLOPS_PER_CORE / 1e9:.0f} GFLOP/s per CPU core)"
     return text
 

@@ -80,6 +80,17 @@ def test_explanation_says_a_tie_on_score_was_broken_by_cost() -> None:
     assert "+0.000" not in tie
 
 
+def test_epoch_costs_on_small_data_keep_their_significant_digits() -> None:
+    import re
+
+    rec = recommend_frameworks(profile_dataset(make_frame("binary", n=200), "y"), detect_hardware(),
+                               frameworks=["torch", "sklearn"], device="cpu")
+    torch = next(c for c in rec.candidates if c.framework == "torch")
+    epoch = next(r for r in torch.reasons if r.startswith("an epoch here takes"))
+    cpu, gpu = (float(s) for s in re.findall(r"~([0-9.e-]+) s", epoch))
+    assert 0 < gpu < cpu, epoch  # a few milliseconds, not "~0.00 s"
+
+
 def test_small_data_favours_sklearn_with_a_reason() -> None:
     rec = recommend_frameworks(profile_dataset(make_frame("binary", n=200), "y"), detect_hardware(), time_budget=60)
     assert rec.best.framework == "sklearn"
