@@ -191,21 +191,21 @@ def repeat_agreement(cv_rows: list[Mapping[str, Any]], higher_is_better: Mapping
     for r in cv_rows:
         if r.get("status") == "ok" and len(r.get("cv_fold_scores") or []) == 2:
             scores.setdefault(r["dataset"], {})[r["framework"]] = (r["cv_fold_scores"], r["cv_constant"])
-    forward, back = [], []
+    repeats: list[np.ndarray] = []  # per dataset: frameworks x 2 normalised scores
     for dataset, runs in scores.items():
         if dataset not in higher_is_better or any(f not in runs for f in frameworks):
             continue
         sign = 1.0 if higher_is_better[dataset] else -1.0
-        raw = np.array([runs[f][0] for f in frameworks]) * sign  # frameworks x repeats, higher is better
+        raw = np.array([runs[f][0] for f in frameworks]) * sign  # higher is better
         constant = sign * runs[frameworks[0]][1]
         best = raw.max(axis=0)
-        if np.any(best <= constant):
-            continue
-        first, second = (np.clip((raw[:, k] - constant) / (best[k] - constant), 0.0, None) for k in (0, 1))
-        forward.append(second[first.argmax()] >= second.max() - HIT_TOLERANCE)
-        back.append(first[second.argmax()] >= first.max() - HIT_TOLERANCE)
-    return len(forward), float(np.mean(forward)) if forward else float("nan"), \
-        float(np.mean(back)) if back else float("nan")
+        if np.all(best > constant):
+            repeats.append(np.clip((raw - constant) / (best - constant), 0.0, None))
+    if not repeats:
+        return 0, float("nan"), float("nan")
+    first, second = (np.array([r[:, k] for r in repeats]) for k in (0, 1))
+    rows = np.arange(len(repeats))
+    return len(repeats), figures(second, rows, first.argmax(axis=1))[0], figures(first, rows, second.argmax(axis=1))[0]
 
 
 def figures(Y: np.ndarray, rows: np.ndarray, picks: np.ndarray) -> tuple[float, float]:
