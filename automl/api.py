@@ -12,14 +12,14 @@ from typing import Any
 
 import pandas as pd
 
-from automl import _study
 from automl import _validation as v
 from automl._progress import log_output
-from automl._resampling import CV5_REPEATS, Resampling, fits_per_trial, make_resampling
-from automl._search import Search, SearchSettings
 from automl.errors import InputError
 from automl.metrics import Metric, resolve_metric
 from automl.result import AutoMLResult, leaderboard_frame
+from automl.search import _study
+from automl.search._resampling import CV5_REPEATS, Resampling, fits_per_trial, make_resampling
+from automl.search._search import Search, SearchSettings
 from recommender import (
     DatasetProfile,
     HardwareProfile,
@@ -127,7 +127,7 @@ def fit(
     with log_output(verbosity):
         source = None
         if isinstance(df, (str, Path)):
-            from automl.cli import read_table
+            from automl.io import read_table
 
             source, df = str(Path(df).resolve()), read_table(str(df))
         return _fit(
@@ -431,7 +431,7 @@ def _spec_data(spec: dict[str, Any], df: pd.DataFrame | None) -> tuple[pd.DataFr
                 "the run was started on a DataFrame (no file recorded): pass the same frame, "
                 "e.g. automl.resume(run_dir, df)"
             )
-        from automl.cli import read_table
+        from automl.io import read_table
 
         df = read_table(source)
     if _study.fingerprint(df) != recorded["fingerprint"]:
@@ -521,9 +521,9 @@ def load(path: str) -> AutoMLResult:
     """Load a run directory written by ``result.save(path)`` (or ``automl run --out``).
 
     Checks the manifest's checksums and formats before reading anything; raises
-    :class:`automl.persistence.RunDirectoryError` for a missing, damaged or tampered directory.
+    :class:`automl.io.RunDirectoryError` for a missing, damaged or tampered directory.
     """
-    from automl.persistence import load_result
+    from automl.io import load_result
 
     return load_result(path)
 

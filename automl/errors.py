@@ -9,3 +9,7 @@ class InputError(ValueError):
 
 class NotFittedError(RuntimeError):
     """A result or estimator was used before it was fitted."""
+
+
+class UserError(InputError):
+    """A mistake in the command line or an input file: the CLI reports it without a traceback."""

@@ -187,7 +187,7 @@ class AutoMLResult:
         Load it back with :func:`automl.load`. ``plots=True`` also writes the PNG plots into
         ``plots/`` (the permutation importance plot when ``data`` with the target is given).
         """
-        from automl.persistence import save_result
+        from automl.io import save_result
 
         out = save_result(self, path, overwrite=overwrite, plots=plots, data=data)
         self.run_dir = str(out)
@@ -195,7 +195,7 @@ class AutoMLResult:
 
     def export_onnx(self, path: str | Path) -> Path:
         """Write the best model as one ONNX file taking the raw feature columns as named inputs."""
-        from automl.onnx_export import export_onnx
+        from automl.export.onnx import export_onnx
 
         return export_onnx(
             self.best_model, path, feature_columns=self.feature_columns, feature_dtypes=self.feature_dtypes,
@@ -204,25 +204,25 @@ class AutoMLResult:
 
     def plot_history(self, ax: Any = None) -> Any:
         """Score of every finished trial against time, coloured by framework, with the running best."""
-        from automl.plots import plot_history
+        from automl.report import plot_history
 
         return plot_history(self, ax=ax)
 
     def plot_fit_time(self, ax: Any = None) -> Any:
         """Score against fit seconds per trial, one colour per framework."""
-        from automl.plots import plot_fit_time
+        from automl.report import plot_fit_time
 
         return plot_fit_time(self, ax=ax)
 
     def plot_importance(self, df: pd.DataFrame, *, n_repeats: int = 5, top: int = 20, ax: Any = None) -> Any:
         """Permutation importance of the best model's features on ``df`` (rows with the target)."""
-        from automl.plots import plot_importance
+        from automl.report import plot_importance
 
         return plot_importance(self, df, n_repeats=n_repeats, top=top, ax=ax)
 
     def permutation_importance(self, df: pd.DataFrame, *, n_repeats: int = 5, seed: int = 0) -> pd.DataFrame:
         """Drop in the validation metric when each feature is shuffled (scikit-learn's implementation)."""
-        from automl.plots import permutation_importance_frame
+        from automl.report import permutation_importance_frame
 
         return permutation_importance_frame(self, df, n_repeats=n_repeats, seed=seed)
 

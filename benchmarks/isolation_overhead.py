@@ -4,9 +4,9 @@
     python -m benchmarks.isolation_overhead --rows 500 --trials 3 --out /tmp/smoke.jsonl
 
 For each frame size (numeric and string columns, a binary target, 3-fold splits) one
-:class:`automl._isolation.TrialProcess` starts; a logistic regression and a histogram gradient
+:class:`automl.search._isolation.TrialProcess` starts; a logistic regression and a histogram gradient
 boosting with few iterations then run the same number of trials in this process
-(:func:`automl._folds.fit_folds`) and isolated, alternately, so that other load on the machine
+(:func:`automl.search._folds.fit_folds`) and isolated, alternately, so that other load on the machine
 hits both alike. Isolated trials are timed without the fitted model and with it sent back (what the
 search asks for when a trial improves on the best). Also measured: the child's start-up (start to
 data loaded) and, of that, sending the data. Prints a table and appends JSON lines to ``--out``.
@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl._folds import fit_folds
-from automl._isolation import TrialProcess
+from automl.search._folds import fit_folds
+from automl.search._isolation import TrialProcess
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LEVELS = np.array([f"level_{k}" for k in range(30)], dtype=object)

@@ -213,7 +213,7 @@ def _summarise(result: Any, framework: str, train: pd.DataFrame, task: str) -> d
     """What the run line and the trial lines keep of a fitted result."""
     import optuna
 
-    from automl._resampling import fits_per_trial, make_resampling
+    from automl.search._resampling import fits_per_trial, make_resampling
 
     y = train["target"]
     resampling = make_resampling(y, task != "regression", 0)

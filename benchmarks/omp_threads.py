@@ -6,7 +6,7 @@ Each setting runs in a fresh interpreter (OpenMP reads its variables when it loa
 XGBoost and scikit-learn's histogram boosting fit 100 rounds, all threads, on 258 and on 50,000
 random rows; then the same with a second process spinning on one core. The last setting is what
 ``import automl`` does with ``n_jobs=-1``: a short spin (``GOMP_SPINCOUNT=10000``) and only the
-cores that other processes leave free (``automl._cores.CoreBudget``).
+cores that other processes leave free (``automl.search._cores.CoreBudget``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import lightgbm, xgboost
 from sklearn.ensemble import HistGradientBoostingClassifier
 threads = os.cpu_count()
 if os.environ.get("FREE_CORES"):
-    from automl._cores import CoreBudget
+    from automl.search._cores import CoreBudget
     threads = CoreBudget(-1).threads()
 rng = np.random.default_rng(0)
 out = {"threads": threads}

@@ -20,7 +20,7 @@ def df() -> pd.DataFrame:
 @pytest.fixture(autouse=True)
 def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any of these errors must come before a single trial starts."""
-    from automl import _search
+    from automl.search import _search
 
     def refuse(self):
         raise AssertionError("training started despite bad input")
@@ -119,7 +119,7 @@ def test_every_feature_dropped(df) -> None:
 
 
 def test_rows_with_missing_target_are_dropped_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
-    from automl import _search
+    from automl.search import _search
 
     monkeypatch.undo()  # this one trains
     df = make_frame("binary", n=120)

@@ -27,7 +27,7 @@ import pytest
 import automl
 from automl import InputError
 from automl.cli import main
-from automl.persistence import MANIFEST, RunDirectoryError, sha256
+from automl.io._persistence import MANIFEST, RunDirectoryError, sha256
 from tests.conftest import make_frame
 
 FAST = {"time_budget": 5, "n_trials": 2, "frameworks": ["sklearn"], "verbosity": 0, "ensemble": False}
@@ -42,7 +42,7 @@ def df() -> pd.DataFrame:
 @pytest.fixture
 def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
     """The errors must come before a single trial starts."""
-    from automl import _search
+    from automl.search import _search
 
     def refuse(self: Any) -> None:
         raise AssertionError("training started despite bad input")

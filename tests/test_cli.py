@@ -111,7 +111,7 @@ def test_run_writes_a_run_directory_and_predict_reads_it(
         data, pred = tmp_path / f"new{suffix}", tmp_path / f"pred{suffix}"
         getattr(new, {".csv": "to_csv", ".parquet": "to_parquet", ".feather": "to_feather"}[suffix])(data)
         assert main(["predict", str(out), str(data), "--out", str(pred), "--proba"]) == 0
-        from automl.cli import read_table
+        from automl.io import read_table
 
         got = read_table(str(pred))
         assert len(got) == 40 and list(got.columns) == ["prediction", "proba_no", "proba_yes"]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from automl._cores import CoreBudget, available_cores
+from automl.search._cores import CoreBudget, available_cores
 
 
 def scripted(budget: CoreBudget, samples: list[tuple[float, float, float]]) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.metrics import get_scorer
 
 import automl
-from automl._ensemble import greedy_selection, score_predictions
+from automl.search._ensemble import greedy_selection, score_predictions
 from tests.conftest import make_frame
 
 
@@ -52,7 +52,7 @@ def test_ensemble_candidates_keep_several_model_families() -> None:
     """Near-copies of one configuration must not crowd every other model out of ensemble selection."""
     import numpy as np
 
-    from automl._search import ENSEMBLE_CANDIDATES, ENSEMBLE_PER_MODEL, Search
+    from automl.search._search import ENSEMBLE_CANDIDATES, ENSEMBLE_PER_MODEL, Search
 
     search = object.__new__(Search)
     search._oof = {}
@@ -67,29 +67,29 @@ def test_ensemble_candidates_keep_several_model_families() -> None:
 
 
 def test_the_result_says_why_no_ensemble_replaced_the_best_model(monkeypatch) -> None:
-    import automl._ensemble
+    import automl.search._ensemble
 
     df = make_frame("binary", n=200)
     one = automl.fit(df, "y", time_budget=30, n_trials=1, frameworks=["sklearn"], seed=0)
     assert one.refit.endswith("; no ensemble: fewer than 2 trials to combine") and not one.ensemble
 
     # Selection that never beats the best trial: the result says so, with the score to beat.
-    monkeypatch.setattr(automl._ensemble, "greedy_selection", lambda preds, *a: ({min(preds): 1.0}, -1e9))
+    monkeypatch.setattr(automl.search._ensemble, "greedy_selection", lambda preds, *a: ({min(preds): 1.0}, -1e9))
     kept = automl.fit(df, "y", time_budget=30, n_trials=4, frameworks=["sklearn"], seed=0)
     assert "; no ensemble: none validated better than the best trial (roc_auc " in kept.refit
     assert kept.best_model_family != "ensemble" and f"Final model: {kept.refit}" in kept.summary()
 
 
 def test_an_ensemble_that_validates_better_but_cannot_be_refitted_in_time_is_named(monkeypatch) -> None:
-    import automl._ensemble
-    import automl._search
+    import automl.search._ensemble
+    import automl.search._search
 
     def better_but_late(preds, *args):  # two trials win; from here on no time is left
-        monkeypatch.setattr(automl._search, "FINISH_SECONDS", 1e6)
+        monkeypatch.setattr(automl.search._search, "FINISH_SECONDS", 1e6)
         first, second = sorted(preds)[:2]
         return {first: 0.5, second: 0.5}, 1e9
 
-    monkeypatch.setattr(automl._ensemble, "greedy_selection", better_but_late)
+    monkeypatch.setattr(automl.search._ensemble, "greedy_selection", better_but_late)
     r = automl.fit(make_frame("binary", n=200), "y", time_budget=30, n_trials=4, frameworks=["sklearn"], seed=0)
     assert "; no ensemble: one of 2 trials validated better (1e+09) but refitting its other members needed ~" in r.refit
     assert r.best_model_family != "ensemble" and not r.ensemble

@@ -127,7 +127,7 @@ def test_a_budget_too_small_for_any_trial_still_returns_a_model() -> None:
 
 
 def test_pruned_trials_are_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from automl import _search
+    from automl.search import _search
 
     class PruneAll(optuna.pruners.BasePruner):
         def prune(self, study, trial) -> bool:

@@ -18,9 +18,9 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from automl import _cores
-from automl._folds import fit_folds
-from automl._isolation import GRACE_SECONDS, TrialFailed, TrialProcess
+from automl.search import _cores
+from automl.search._folds import fit_folds
+from automl.search._isolation import GRACE_SECONDS, TrialFailed, TrialProcess
 from tests import _misbehaving as bad
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="trials in a child process need POSIX")

@@ -32,7 +32,7 @@ def _fitted(name: str, task: str = "binary", n: int = 200, **params):
 
 @pytest.mark.parametrize("name", NETWORKS)
 def test_network_trials_are_pruned_with_intermediate_values(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from automl import _search
+    from automl.search import _search
 
     class PruneAfterFirstEpoch(optuna.pruners.BasePruner):
         def prune(self, study, trial) -> bool:

@@ -13,9 +13,9 @@ pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("skl2onnx")
 
-from automl._ensemble import WeightedEnsemble  # noqa: E402
 from automl.errors import InputError  # noqa: E402
-from automl.onnx_export import OnnxExportError, export_onnx, onnx_feed  # noqa: E402
+from automl.export.onnx import OnnxExportError, export_onnx, onnx_feed  # noqa: E402
+from automl.search._ensemble import WeightedEnsemble  # noqa: E402
 from recommender import profile_dataset  # noqa: E402
 from search_spaces import get_adapter  # noqa: E402
 from search_spaces._base import Config  # noqa: E402
@@ -397,6 +397,6 @@ def test_onnx_feed_names_missing_columns(tmp_path) -> None:
 def test_import_loads_no_framework() -> None:
     heavy = ["onnx", "onnxruntime", "skl2onnx", "onnxmltools", "torch", "tensorflow", "keras", "xgboost", "lightgbm",
              "catboost"]
-    code = f"import sys, automl.onnx_export; print([m for m in {heavy!r} if m in sys.modules])"
+    code = f"import sys, automl.export.onnx; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import automl
-from automl.persistence import RunDirectoryError
+from automl.io import RunDirectoryError
 from tests.conftest import make_frame
 
 FRAMEWORK_MODULES = {"torch": "torch", "keras": "tensorflow", "lightgbm": "lightgbm", "catboost": "catboost"}
@@ -62,7 +62,7 @@ def test_native_formats_on_disk(framework: str, native: str, tmp_path: Path) -> 
 
 
 def test_ensemble_round_trip(tmp_path: Path) -> None:
-    from automl._ensemble import WeightedEnsemble
+    from automl.search._ensemble import WeightedEnsemble
 
     result, df = _fit("binary", ["sklearn"], n_trials=4)
     members = [result.best_model] * 2 if not isinstance(result.best_model, WeightedEnsemble) else None
@@ -130,7 +130,7 @@ def test_foreign_type_in_skops_file_is_refused(saved_run: tuple, tmp_path: Path)
     """A skops file holding a type outside the allow-list is refused even with matching checksums."""
     import skops.io as sio
 
-    from automl.persistence import MANIFEST, sha256
+    from automl.io._persistence import MANIFEST, sha256
 
     run = _copy(saved_run[0], tmp_path)
     target = next((run / "model").rglob("estimator.skops"), None) or next((run / "model").rglob("*.skops"))
@@ -161,7 +161,7 @@ def test_save_refuses_to_overwrite_and_overwrites_when_asked(saved_run: tuple, t
 
 
 def test_failed_save_leaves_nothing(saved_run: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import automl.persistence as persistence
+    import automl.io._persistence as persistence
 
     _, result, _ = saved_run
 

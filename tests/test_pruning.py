@@ -2,7 +2,7 @@
 
 import optuna
 
-from automl._pruning import PerFrameworkPruner
+from automl.search._pruning import PerFrameworkPruner
 
 
 def _trial(study: optuna.Study, framework: str, value: float) -> optuna.Trial:

@@ -11,7 +11,7 @@ import pytest
 
 import automl
 from automl import _progress
-from automl.plots import DPI, FIGSIZE, save_plots
+from automl.report._plots import DPI, FIGSIZE, save_plots
 from tests.conftest import make_frame
 
 
@@ -128,7 +128,7 @@ def test_mlflow_logs_each_trial_and_the_model(
     fitted: tuple, tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mlflow = pytest.importorskip("mlflow")
-    from automl.tracking import log_to_mlflow
+    from automl.report import log_to_mlflow
 
     monkeypatch.chdir(tmp_path)  # MLflow puts artifacts under ./mlruns by default
     if store == "file":

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl._resampling import CV5_REPEATS, fits_per_trial, make_resampling
+from automl.search._resampling import CV5_REPEATS, fits_per_trial, make_resampling
 
 
 def test_small_data_repeats_the_five_folds_with_new_partitions():

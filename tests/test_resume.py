@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 import automl
-from automl import _study
 from automl.errors import InputError
+from automl.search import _study
 from tests.conftest import make_frame
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)

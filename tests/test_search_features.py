@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from automl._allocation import CostAwareAllocator, UniformAllocator
 from automl.errors import InputError
+from automl.search._allocation import CostAwareAllocator, UniformAllocator
 from tests.conftest import make_frame
 
 
@@ -113,7 +113,7 @@ def test_cost_aware_allocation_spreads_trials_over_frameworks():
 @pytest.mark.slow
 def test_large_data_searches_on_a_row_sample_and_refits_on_all(monkeypatch):
     import automl
-    from automl import _resampling, _search
+    from automl.search import _resampling, _search
 
     # Shrink the thresholds so that 600 rows count as large: a holdout, and too few trials fit.
     monkeypatch.setattr(_resampling, "CV3_MAX_ROWS", 100)
@@ -150,7 +150,7 @@ def test_refit_reserve_keeps_time_for_an_ensemble_only_while_it_is_cheap() -> No
     """On large data, keeping back three trials' refit for an ensemble starved the search (1M rows)."""
     import numpy as np
 
-    from automl import _search as s
+    from automl.search import _search as s
 
     search = object.__new__(s.Search)
     search.settings = s.SearchSettings(time_budget=300.0, n_trials=None, seed=0, n_jobs=1, started=0.0)
@@ -180,7 +180,7 @@ def test_a_refit_that_cannot_use_all_rows_uses_the_most_that_fit() -> None:
     import numpy as np
     import pandas as pd
 
-    from automl._search import REFIT_SAFETY, Search, SearchSettings
+    from automl.search._search import REFIT_SAFETY, Search, SearchSettings
     from recommender import profile_dataset
 
     y = pd.Series(np.repeat(["a", "b"], [900, 100]))

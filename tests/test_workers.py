@@ -17,7 +17,7 @@ import optuna
 import pytest
 
 import automl
-from automl import _study
+from automl.search import _study
 from tests.conftest import make_frame
 
 pytestmark = [

@@ -1,7 +1,7 @@
 """One trial's work: fit a configuration on each resampling split and score it.
 
 Kept apart from the study so that the same code runs in the search's process and in the child
-process of :mod:`automl._isolation` (where a trial can be stopped at its deadline or memory cap).
+process of :mod:`automl.search._isolation` (where a trial can be stopped at its deadline or memory cap).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Optional MLflow logging of a result: one parent run, a nested run per trial, the model as artifacts.
 
     >>> result = automl.fit(df, "y", time_budget=60)
-    >>> automl.tracking.log_to_mlflow(result, tracking_uri="sqlite:///mlflow.db", experiment="churn")
+    >>> automl.report.log_to_mlflow(result, tracking_uri="sqlite:///mlflow.db", experiment="churn")
 
 or ``automl run data.csv --target y --mlflow sqlite:///mlflow.db``. The parent run holds the
 search settings, the best score and framework, the recommendation (``recommendation.json``) and
@@ -105,7 +105,7 @@ def log_to_mlflow(
         if log_model:
             with tempfile.TemporaryDirectory() as tmp:
                 saved = Path(tmp) / "run"
-                from automl.persistence import save_result
+                from automl.io import save_result
 
                 save_result(result, saved, plots=result.study is not None)
                 mlflow.log_artifacts(str(saved), artifact_path="run")

@@ -2,9 +2,9 @@
 
 In the search's own process a fit stuck in C code cannot be interrupted and a memory blow-up takes
 the whole search down. :class:`TrialProcess` keeps one child process (a fresh interpreter running
-:mod:`automl._isolation_child`: no fork, so OpenMP, TensorFlow and CUDA start clean, and unlike
+:mod:`automl.search._isolation_child`: no fork, so OpenMP, TensorFlow and CUDA start clean, and unlike
 multiprocessing's spawn the user's ``__main__`` is not re-imported) that receives the data once and then runs
-the fold loop of :func:`automl._folds.fit_folds` for each trial it is sent. While the child works
+the fold loop of :func:`automl.search._folds.fit_folds` for each trial it is sent. While the child works
 the parent watches the clock and the child's memory; past the trial's deadline plus a grace
 period, or over the memory cap, it kills the child's process group and the trial fails with that
 reason. A child that dies by itself (a segfault, the kernel's out-of-memory killer) fails the
@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl import _cores
-from automl._folds import FoldsResult
+from automl.search import _cores
+from automl.search._folds import FoldsResult
 
 #: A trial's process is killed this long after its deadline at the least ...
 GRACE_SECONDS = 2.0
@@ -55,7 +55,7 @@ CLOSE_TIMEOUT_SECONDS = 2.0
 #: path added at run time), so that it imports this automl and the estimators' classes as we do.
 _BOOTSTRAP = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-    "from automl._isolation_child import main; raise SystemExit(main(sys.argv[2:]))"
+    "from automl.search._isolation_child import main; raise SystemExit(main(sys.argv[2:]))"
 )
 _HEADER = struct.Struct("<QI")  # bytes of the pickle, number of out-of-band buffers
 _LENGTH = struct.Struct("<Q")
@@ -300,7 +300,7 @@ class TrialProcess:
     """A persistent child process that runs trials' fold loops, so that a trial can be stopped.
 
     The data goes to the child once (again after a child was killed). :meth:`run` has the
-    signature and result of :func:`automl._folds.fit_folds` for one estimator; a trial that raises,
+    signature and result of :func:`automl.search._folds.fit_folds` for one estimator; a trial that raises,
     scores non-finite, passes ``deadline`` plus a grace period, exceeds ``memory_limit_mb`` (the
     child's resident memory, its children included, with the data it holds) or kills its process
     raises :class:`TrialFailed`; one pruned through ``report`` raises ``optuna.TrialPruned``.

@@ -1,8 +1,8 @@
-"""The child process of :mod:`automl._isolation`: loads the data once, then runs trials' fold loops.
+"""The child process of :mod:`automl.search._isolation`: loads the data once, then runs trials' fold loops.
 
-    python -m automl._isolation_child REQUEST_FD REPLY_FD
+    python -m automl.search._isolation_child REQUEST_FD REPLY_FD
 
-Started by :class:`automl._isolation.TrialProcess` (through :func:`main`, after it has set the
+Started by :class:`automl.search._isolation.TrialProcess` (through :func:`main`, after it has set the
 parent's import path), which talks to it over the two pipe file descriptors it passes; stdout and
 stderr stay the user's, for whatever the libraries print.
 """
@@ -61,8 +61,8 @@ class _Data:
 def _trial(channel: Any, data: _Data, payload: bytes, left: float, n_threads: int, mode: str) -> None:
     import pickle
 
-    from automl._folds import fit_folds
-    from automl._isolation import _dumps_by_value
+    from automl.search._folds import fit_folds
+    from automl.search._isolation import _dumps_by_value
 
     def report(step: int, value: float) -> None:
         channel.send(("report", int(step), float(value)))
@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     import psutil
     import sklearn.base  # noqa: F401
 
-    import automl._folds  # noqa: F401
-    from automl._isolation import Channel
+    import automl.search._folds  # noqa: F401
+    from automl.search._isolation import Channel
 
     channel = Channel(request_fd, reply_fd)
     try:

@@ -1,6 +1,6 @@
 """ONNX export: one self-contained graph from the raw feature columns to the fitted model's predictions.
 
-    >>> from automl.onnx_export import export_onnx, onnx_feed
+    >>> from automl.export.onnx import export_onnx, onnx_feed
     >>> export_onnx(result.best_model, "model.onnx", feature_columns=result.feature_columns,
     ...             feature_dtypes=result.feature_dtypes, task=result.task, classes=result.classes_)
     >>> session = onnxruntime.InferenceSession("model.onnx")
@@ -999,7 +999,7 @@ def _build(members: list[Any], weights: list[float], columns: list[str], dtypes:
     head, io_map = _head(len(members), weights, width, labels)
     model = _merge(body, head, io_map)
     model.producer_name = "automl-recommender"
-    model.doc_string = "automl-recommender model: one input per feature column; see automl.onnx_export"
+    model.doc_string = "automl-recommender model: one input per feature column; see automl.export.onnx"
     meta = {
         "automl.task": task,
         "automl.feature_columns": json.dumps(columns),

@@ -24,14 +24,14 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from automl import _study
-from automl._cores import CoreBudget
-from automl._folds import fit_folds
 from automl._progress import Progress
-from automl._pruning import PerFrameworkPruner
-from automl._resampling import Resampling
 from automl.errors import InputError
 from automl.metrics import Metric
+from automl.search import _study
+from automl.search._cores import CoreBudget
+from automl.search._folds import fit_folds
+from automl.search._pruning import PerFrameworkPruner
+from automl.search._resampling import Resampling
 from recommender import Recommendation
 from search_spaces import Config, FeatureSpec, FrameworkAdapter, fit_budget, get_adapter
 
@@ -245,7 +245,7 @@ class Search:
         self._interrupts = Interrupts()
         self._devices: dict[str, str] = {}  # frameworks moved to the CPU after a GPU error
         self._mine: dict[str, int] = {}  # this process's trials by state (a worker's summary)
-        self._trial_process: Any = None  # automl._isolation.TrialProcess, with isolation="process"
+        self._trial_process: Any = None  # automl.search._isolation.TrialProcess, with isolation="process"
         self._used_before = 0.0  # seconds searched in earlier sessions of a resumed study
         self._used_saved = 0.0
 
@@ -254,7 +254,7 @@ class Search:
             return None
         if self.settings.allocation not in ("cost", "uniform"):
             raise ValueError(f"allocation must be 'cost', 'uniform' or 'sampler', got {self.settings.allocation!r}")
-        from automl._allocation import CostAwareAllocator, UniformAllocator
+        from automl.search._allocation import CostAwareAllocator, UniformAllocator
 
         predicted = {c.framework: c.seconds_per_trial for c in self.recommendation.candidates}
         kind = CostAwareAllocator if self.settings.allocation == "cost" else UniformAllocator
@@ -513,7 +513,7 @@ class Search:
     def _fit_folds(self, estimator: Any, deadline: float, report: Any) -> Any:
         """The trial's fold loop: here, or in the trial process when trials are isolated."""
         if self.settings.isolation == "process":
-            from automl._isolation import IsolationError, TrialProcess
+            from automl.search._isolation import IsolationError, TrialProcess
 
             try:
                 if self._trial_process is None:
@@ -794,7 +794,7 @@ class Search:
     # -- ensemble -----------------------------------------------------------------------------
     def _try_ensemble(self, study: optuna.Study, outcome: SearchOutcome) -> None:
         """Replace the single best model by a greedy ensemble when it validates better and fits in time."""
-        from automl._ensemble import WeightedEnsemble, greedy_selection, score_predictions
+        from automl.search._ensemble import WeightedEnsemble, greedy_selection, score_predictions
 
         if len(self._oof) < 2 or outcome.best_trial is None:
             outcome.refit += "; no ensemble: fewer than 2 trials to combine"

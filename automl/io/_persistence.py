@@ -62,7 +62,7 @@ TRUSTED_PREFIXES = ("search_spaces.", "automl.", "sklearn.", "numpy.", "scipy.sp
 TRUSTED_NAMES = ("functools.partial",)
 #: Modules whose classes may provide ``load_native`` for a saved estimator.
 NATIVE_MODULES = ("search_spaces.",)
-#: The search's live state (``automl._study``): kept across saves, not part of the checksummed result.
+#: The search's live state (``automl.search._study``): kept across saves, not part of the checksummed result.
 SEARCH_DIR = "search"
 
 
@@ -178,7 +178,7 @@ def _load_pipeline(directory: Path, layout: dict[str, Any]) -> Any:
 
 def save_model(model: Any, directory: Path) -> dict[str, Any]:
     """Write a fitted model (pipeline, bare estimator or weighted ensemble); return its layout."""
-    from automl._ensemble import WeightedEnsemble
+    from automl.search._ensemble import WeightedEnsemble
 
     if isinstance(model, WeightedEnsemble):
         members = []
@@ -190,7 +190,7 @@ def save_model(model: Any, directory: Path) -> dict[str, Any]:
 
 
 def load_model(directory: Path, layout: dict[str, Any]) -> Any:
-    from automl._ensemble import WeightedEnsemble
+    from automl.search._ensemble import WeightedEnsemble
 
     if layout["kind"] == "ensemble":
         members = [_load_pipeline(directory / m["path"], m) for m in layout["members"]]
@@ -257,7 +257,7 @@ def save_result(
         board = result.leaderboard
         board.to_csv(tmp / "leaderboard.csv", index=False)
         if plots:
-            from automl.plots import save_plots
+            from automl.report._plots import save_plots
 
             save_plots(result, tmp / "plots", data=data)
         files = {

@@ -22,7 +22,7 @@ BUSY_CORE_SHARE = 0.6
 #: The first measurement, before any model ran, samples this long.
 FIRST_SAMPLE_SECONDS = 0.1
 
-#: Child processes that run our models (``automl._isolation``): their CPU time, and their own
+#: Child processes that run our models (``automl.search._isolation``): their CPU time, and their own
 #: children's, is ours. ``cpu_times().children_*`` covers a child only once it has exited and been
 #: reaped, so without this a live trial process would look like another process keeping a core busy.
 _WORKERS: set[int] = set()

@@ -1,0 +1,1 @@
+"""Exports of a fitted model to other runtimes (ONNX)."""
