@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench bench-ablation bench-dev bench-networks peers clean \
+.PHONY: install demo test test-slow test-all docs lint bench bench-ablation bench-dev bench-networks peers clean \
 	bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-isolation
 
 install: $(STAMP)
@@ -20,9 +20,21 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/automl quick-run --time-budget 30
 
+# The fast lane (under 8 minutes on 2 cores): every test not marked slow.
 test: install
 	$(BIN)/ruff check automl recommender search_spaces tests benchmarks examples
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow" --durations=15
+
+# The slow lane: notebooks, CLI subprocesses, Keras/TensorFlow, PostgreSQL, long fits.
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow --durations=15
+
+# Everything CI runs: both lanes and the documentation build.
+test-all: test test-slow docs
+
+# The documentation site (mkdocs; the API reference is generated from the docstrings).
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir build/site
 
 lint: install
 	$(BIN)/ruff check automl recommender search_spaces tests benchmarks examples
