@@ -35,7 +35,13 @@ def test_leaderboard_has_both_frameworks_and_one_row_per_trial(binary_result: Au
     assert len(board) == len(binary_result.study.trials)
     complete = board[board.state == "COMPLETE"]
     assert complete.score.is_monotonic_decreasing
-    if not binary_result.ensemble:  # an ensemble's score is its own (out-of-fold rows pooled)
+    # The top row is the study's best trial, whether or not an ensemble of trials won.
+    best = binary_result.study.best_trial
+    assert (complete.trial.iloc[0], complete.score.iloc[0]) == (best.number, pytest.approx(best.value))
+    if binary_result.ensemble:  # an ensemble's score is its own (out-of-fold rows pooled); its members are trials
+        assert {m["trial"] for m in binary_result.ensemble} <= set(complete.trial)
+        assert sum(m["weight"] for m in binary_result.ensemble) == pytest.approx(1.0, abs=1e-3)
+    else:
         assert complete.score.iloc[0] == pytest.approx(binary_result.best_score)
     assert (complete.fit_seconds > 0).all()
 
@@ -138,6 +144,7 @@ def test_pruned_trials_are_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
 
     df = make_frame("binary", n=int(1.5 * MIN_EARLY_STOPPING_ROWS))  # folds large enough for boosters to report
     r = automl.fit(df, "y", time_budget=10, n_trials=3, frameworks=["xgboost"])
+    assert len(r.study.trials) >= 1 and len(r.leaderboard) == len(r.study.trials)  # trials ran, each has a row
     assert (r.leaderboard.state == "PRUNED").all()
     assert all(t.intermediate_values for t in r.study.trials)
     assert r.best_model_family == "constant"

@@ -203,6 +203,8 @@ def test_unseen_category_is_handled(saved_run: tuple) -> None:
     _, result, df = saved_run
     pred = result.predict(df.assign(colour="purple"))
     assert pred.notna().all() and set(pred) <= {"yes", "no"}
+    # The colour carries a small part of the signal: an unseen level still leaves the labels mostly right.
+    assert (pred == df["y"]).mean() >= 0.75
 
 
 def test_predict_needs_a_frame(saved_run: tuple) -> None:
