@@ -9,8 +9,8 @@ from recommender.ranking import (
     Ranker,
     Recommendation,
     RuleBasedRanker,
-    recommend_frameworks,
 )
+from recommender.recommend import recommend_frameworks
 
 __all__ = [
     "Candidate",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import os
-import platform
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 
 import psutil
 
-from search_spaces import all_adapters
+from search_spaces import all_adapters, get_adapter
 
 
 @dataclass(frozen=True)
@@ -150,28 +149,11 @@ def _installed_distributions() -> set[str]:
 
 
 def _gpu_build(framework: str, version: str | None, dists: set[str]) -> tuple[bool, str]:
-    """Whether the installed build of ``framework`` is CUDA-enabled, judged from metadata alone."""
+    """Whether the installed build of ``framework`` is CUDA-enabled, judged from metadata alone
+    (the adapter's :meth:`~search_spaces.FrameworkAdapter.gpu_build`)."""
     if version is None:
         return False, "not installed"
-    if framework == "torch":
-        if "+cpu" in version:
-            return False, f"torch {version} is a CPU-only build"
-        if any(d.startswith("nvidia-cuda-runtime") for d in dists) or "+cu" in version:
-            return True, f"torch {version} is a CUDA build"
-        return False, f"torch {version} has no CUDA runtime installed beside it"
-    if framework in ("keras", "autokeras"):
-        if any(d.startswith("nvidia-cudnn") for d in dists):
-            return True, "TensorFlow has the CUDA libraries (tensorflow[and-cuda]) installed"
-        return False, "TensorFlow's CUDA libraries are not installed (pip install 'tensorflow[and-cuda]')"
-    if framework == "xgboost":
-        if "xgboost-cpu" in dists:
-            return False, "xgboost-cpu is a CPU-only build"
-        return True, "the xgboost wheel is built with CUDA"
-    if framework == "catboost":
-        if platform.system() == "Darwin":
-            return False, "catboost's macOS wheels are CPU-only"
-        return True, "the catboost wheel (Linux, Windows) is built with CUDA"
-    return False, "runs on the CPU only"
+    return get_adapter(framework).gpu_build(version, dists)
 
 
 def framework_statuses(gpus: list[GPUInfo] | tuple[GPUInfo, ...]) -> dict[str, FrameworkStatus]:

@@ -37,7 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from recommender.meta import FEATURES, feature_vector
+from recommender.cost import CostEstimate
+from recommender.hardware import HardwareProfile
+from recommender.meta import FEATURES, feature_vector, meta_features
+from recommender.profile import DatasetProfile
+from recommender.ranking import Ranker, RuleBasedRanker
+from search_spaces import FrameworkAdapter
 
 MODEL_FILE = Path(__file__).with_name("learned_model.json")
 FORMAT = "automl-recommender-model"
@@ -253,34 +258,29 @@ def load_model(path: Path = MODEL_FILE) -> LearnedModel | None:
 
 
 # -- ranking -----------------------------------------------------------------------------------------
-def _ranker_base() -> type:
-    from recommender.ranking import RuleBasedRanker
-
-    return RuleBasedRanker
-
-
-class LearnedRanker(_ranker_base()):  # type: ignore[misc]
-    """Ranks by the learned expected scores and costs; the rules add readable reasons and cover
-    frameworks the model has not seen, and scale costs to other hardware (GPU). With a model that
-    ships no score model it ranks by the rules and costs by the learned models."""
+class LearnedRanker(Ranker):
+    """Ranks by the learned expected scores and costs. Its rule-based ranker (``rules``) adds readable
+    reasons, covers frameworks the model has not seen and scales costs to other hardware (GPU). With a
+    model that ships no score model it ranks by the rules and costs by the learned models."""
 
     name = "learned"
 
-    def __init__(self, model: LearnedModel) -> None:
+    def __init__(self, model: LearnedModel, rules: RuleBasedRanker | None = None) -> None:
         self.model = model
+        self.rules = RuleBasedRanker() if rules is None else rules
         if model.score is None:  # the file ships learned costs only: the ranking stays the rules'
             self.name = "rule-based, learned costs"
         self._last: tuple[int, dict[str, tuple[float, list[str]]]] | None = None
 
-    def _expected(self, profile: Any) -> dict[str, tuple[float, list[str]]]:
-        from recommender.meta import meta_features
-
+    def _expected(self, profile: DatasetProfile) -> dict[str, tuple[float, list[str]]]:
         if self._last is None or self._last[0] != id(profile):
             self._last = (id(profile), self.model.expected_scores(meta_features(profile), profile.task))
         return self._last[1]
 
-    def score(self, adapter: Any, profile: Any, hardware: Any) -> tuple[float, list[str]]:
-        rule_score, reasons = super().score(adapter, profile, hardware)
+    def score(
+        self, adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile
+    ) -> tuple[float, list[str]]:
+        rule_score, reasons = self.rules.score(adapter, profile, hardware)
         if self.model.score is None:
             return rule_score, reasons
         expected = self._expected(profile)
@@ -296,11 +296,10 @@ class LearnedRanker(_ranker_base()):  # type: ignore[misc]
         )
         return value, [lead, *reasons]
 
-    def cost(self, adapter: Any, profile: Any, hardware: Any, device: str) -> Any:
-        from recommender.cost import CostEstimate, estimate_fit_seconds
-        from recommender.meta import meta_features
-
-        rule = estimate_fit_seconds(adapter, profile, hardware, device)
+    def cost(
+        self, adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile, device: str
+    ) -> CostEstimate:
+        rule = self.rules.cost(adapter, profile, hardware, device)
         meta = meta_features(profile)
         learned = self.model.fold_seconds(adapter.name, meta, profile.task, profile.n_rows)
         if learned is None:
@@ -308,18 +307,15 @@ class LearnedRanker(_ranker_base()):  # type: ignore[misc]
         ratio = 1.0
         why = f"learned: ~{learned:.2g} s per fit on {profile.n_rows:,} rows on one core"
         if device != "cpu":  # measured on CPUs only: the rules say how much faster the GPU is
-            ratio = rule.seconds / estimate_fit_seconds(adapter, profile, hardware, "cpu").seconds
+            ratio = rule.seconds / self.rules.cost(adapter, profile, hardware, "cpu").seconds
             why += f", x{ratio:.2g} on the GPU (rule-based)"
         memory = self.model.memory(adapter.name, meta, profile.task)
         if memory is not None:
             why += f"; a search adds ~{memory:.0f} MB"
-        per_epoch = None if rule.seconds_per_epoch is None else rule.seconds_per_epoch
-        return CostEstimate(learned * ratio, device, why, per_epoch)
+        return CostEstimate(learned * ratio, device, why, rule.seconds_per_epoch)
 
 
-def default_ranker() -> Any:
+def default_ranker() -> Ranker:
     """The learned ranker when the packaged model is there, else the rule-based one."""
-    from recommender.ranking import RuleBasedRanker
-
     model = load_model()
     return LearnedRanker(model) if model is not None else RuleBasedRanker()

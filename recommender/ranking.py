@@ -24,7 +24,7 @@ from recommender.cost import (
 )
 from recommender.hardware import HardwareProfile
 from recommender.profile import DatasetProfile
-from search_spaces import FrameworkAdapter, all_adapters
+from search_spaces import FrameworkAdapter, RankingFacts, adapter_names, all_adapters, get_adapter
 
 DeviceChoice = Literal["auto", "cpu", "cuda"]
 #: When no frameworks are named, candidates scoring this far below the best are left out of the search.
@@ -166,35 +166,19 @@ class Ranker(ABC):
         """Rank the frameworks; ``fits_per_trial`` is how many full-data fits one trial costs
         (e.g. 4 for 5-fold cross-validation, 0.8 for an 80% holdout). With ``frameworks=None``
         the ranker picks the candidates; ``include`` names frameworks it must keep regardless."""
-        adapters = [a for a in all_adapters() if frameworks is None or a.name in frameworks]
         candidates: list[Candidate] = []
         excluded: list[Exclusion] = []
         slow: list[Candidate] = []
         notes: list[str] = []
-        for adapter in adapters:
-            if not adapter.supports(profile.task):
-                excluded.append(Exclusion(adapter.name, f"does not support {profile.task} tasks"))
+        for adapter in all_adapters():
+            if frameworks is not None and adapter.name not in frameworks:
                 continue
-            if not adapter.is_installed():
-                excluded.append(
-                    Exclusion(adapter.name, f"not installed ({adapter.install_hint})")
-                )
+            why_not = _cannot_run(adapter, profile)
+            if why_not:
+                excluded.append(Exclusion(adapter.name, why_not))
                 continue
-            chosen, device_reason = _choose_device(adapter, profile, hardware, device)
-            cost = self.cost(adapter, profile, hardware, chosen)
-            quality, reasons = self.score(adapter, profile, hardware)
-            if cost.seconds_per_epoch is not None:
-                reasons.append(_epoch_reason(adapter, profile, hardware, chosen, cost.seconds_per_epoch))
-            per_trial = cost.seconds * fits_per_trial
-            reasons.append(
-                f"predicted {per_trial:.2f} s per trial: {cost.seconds:.2f} s per fit on all rows "
-                f"({cost.explanation}) x {fits_per_trial:g} fits per trial"
-            )
-            if device_reason:
-                reasons.append(device_reason)
-            cand = Candidate(
-                adapter.name, adapter.display_name, quality, cost.seconds, per_trial, chosen, tuple(reasons)
-            )
+            cand = self._candidate(adapter, profile, hardware, device, fits_per_trial)
+            per_trial = cand.seconds_per_trial
             if time_budget is not None and per_trial > MAX_BUDGET_SHARE_PER_TRIAL * time_budget:
                 if frameworks is None and adapter.name not in include:
                     slow.append(cand)
@@ -212,29 +196,15 @@ class Ranker(ABC):
                 f"every framework is predicted to need more than {MAX_BUDGET_SHARE_PER_TRIAL:.0%} of the "
                 f"budget per trial; kept the fastest ({fastest.framework}); consider a larger time_budget"
             )
-        for c in slow:
-            excluded.append(
-                Exclusion(
-                    c.framework,
-                    f"too slow for the budget: ~{c.seconds_per_trial:.1f} s per trial against "
-                    f"{time_budget:.0f} s in all",
-                )
-            )
+        excluded += [
+            Exclusion(c.framework, f"too slow for the budget: ~{c.seconds_per_trial:.1f} s per trial against "
+                                   f"{time_budget:.0f} s in all")
+            for c in slow
+        ]
         candidates.sort(key=lambda c: (-c.score, c.seconds_per_trial))
         if frameworks is None and candidates:
-            top = candidates[0]
-            kept = [c for c in candidates if c.score >= top.score - AUTO_SCORE_GAP or c.framework in include]
-            for c in candidates:
-                if c not in kept:
-                    excluded.append(
-                        Exclusion(
-                            c.framework,
-                            f"expected to trail {top.display_name} here (score {c.score:.2f} vs {top.score:.2f}; "
-                            + "; ".join(r for r in c.reasons[1:] if not r.startswith("predicted"))
-                            + "); pass frameworks=[...] to search it anyway",
-                        )
-                    )
-            candidates = kept
+            candidates, trailing = _within_gap(candidates, include)
+            excluded += trailing
         explanation = explain(candidates, profile, hardware)
         if not hardware.has_gpu and candidates and not counterfactual:
             alt = self.rank(
@@ -246,8 +216,53 @@ class Ranker(ABC):
             tuple(candidates), tuple(excluded), time_budget, self.name, tuple(notes), tuple(explanation)
         )
 
+    def _candidate(
+        self, adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile, device: DeviceChoice,
+        fits_per_trial: float,
+    ) -> Candidate:
+        """One framework's score, cost and device, with the reasons for each."""
+        chosen, device_reason = _choose_device(adapter, profile, hardware, device)
+        cost = self.cost(adapter, profile, hardware, chosen)
+        quality, reasons = self.score(adapter, profile, hardware)
+        if cost.seconds_per_epoch is not None:
+            reasons.append(_epoch_reason(adapter, profile, hardware, chosen, cost.seconds_per_epoch))
+        per_trial = cost.seconds * fits_per_trial
+        reasons.append(
+            f"predicted {per_trial:.2f} s per trial: {cost.seconds:.2f} s per fit on all rows "
+            f"({cost.explanation}) x {fits_per_trial:g} fits per trial"
+        )
+        if device_reason:
+            reasons.append(device_reason)
+        return Candidate(
+            adapter.name, adapter.display_name, quality, cost.seconds, per_trial, chosen, tuple(reasons)
+        )
 
-NETWORKS = ("keras", "torch", "autokeras")
+
+def _cannot_run(adapter: FrameworkAdapter, profile: DatasetProfile) -> str:
+    """Why the framework cannot run on this task here ("" when it can)."""
+    if not adapter.supports(profile.task):
+        return f"does not support {profile.task} tasks"
+    if not adapter.is_installed():
+        return f"not installed ({adapter.install_hint})"
+    return ""
+
+
+def _within_gap(candidates: list[Candidate], include: Sequence[str]) -> tuple[list[Candidate], list[Exclusion]]:
+    """The candidates (best first) scoring within ``AUTO_SCORE_GAP`` of the best or in ``include``,
+    and an exclusion for each of the others."""
+    top = candidates[0]
+    kept = [c for c in candidates if c.score >= top.score - AUTO_SCORE_GAP or c.framework in include]
+    trailing = [
+        Exclusion(
+            c.framework,
+            f"expected to trail {top.display_name} here (score {c.score:.2f} vs {top.score:.2f}; "
+            + "; ".join(r for r in c.reasons[1:] if not r.startswith("predicted"))
+            + "); pass frameworks=[...] to search it anyway",
+        )
+        for c in candidates
+        if c not in kept
+    ]
+    return kept, trailing
 
 
 def _facts(profile: DatasetProfile) -> str:
@@ -283,11 +298,15 @@ def explain(candidates: Sequence[Candidate], profile: DatasetProfile, hardware: 
                      f"~{second.seconds_per_trial / top.seconds_per_trial:.1f}x faster per trial")
         else:
             line += f", expected {margin:+.3f} over {second.display_name}"
-    networks = [c for c in candidates[2:] if c.framework in NETWORKS]
-    if networks and top.framework not in NETWORKS and candidates[1].framework not in NETWORKS:
+    networks = [c for c in candidates[2:] if _is_network(c.framework)]
+    if networks and not _is_network(top.framework) and not _is_network(candidates[1].framework):
         net = networks[0]
         line += f" and {top.score - net.score:+.3f} over a {net.display_name} network"
     return [line + f"; {_speed(top, hardware)}"]
+
+
+def _is_network(framework: str) -> bool:
+    return framework in adapter_names() and get_adapter(framework).network
 
 
 def _with_gpu(hardware: HardwareProfile) -> HardwareProfile:
@@ -357,141 +376,53 @@ def _epoch_reason(
 
 
 class RuleBasedRanker(Ranker):
-    """Hand-written rules from the profiles; each rule that fires becomes a reason."""
+    """Hand-written rules from the profiles; each rule that fires becomes a reason.
+
+    A framework starts from its adapter's ``prior_score``; the rules every network shares come
+    first, then the adapter's own (:meth:`~search_spaces.FrameworkAdapter.score_rules`).
+    """
 
     name = "rule-based"
-    PRIORS = {
-        "xgboost": 0.62, "lightgbm": 0.61, "catboost": 0.60, "sklearn": 0.60, "torch": 0.47, "keras": 0.46,
-        "autokeras": 0.42,
-    }
 
     def score(
         self, adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile
     ) -> tuple[float, list[str]]:
-        s = self.PRIORS.get(adapter.name, 0.5)
-        reasons: list[str] = []
-        kinds = profile.kind_counts()
-        n_cat = kinds.get("categorical", 0) + kinds.get("boolean", 0)
-        n, p = profile.n_rows, max(profile.n_features, 1)
-        name = adapter.name
-        if name == "xgboost":
-            reasons.append("gradient-boosted trees are the strongest default on tabular data")
-            if n_cat and n_cat / p >= 0.3:
-                s += 0.05
-                reasons.append(f"{n_cat} of {p} columns are categorical: native categorical splits")
-            if profile.missing_ratio >= 0.02:
-                s += 0.03
-                reasons.append(
-                    f"{profile.missing_ratio:.1%} missing cells: learns a default direction for missing values"
-                )
-            if n >= 100_000:
-                s += 0.05
-                reasons.append(f"{n:,} rows: multi-threaded histogram boosting scales well")
-            if n < 1_000:
-                s -= 0.05
-                reasons.append(f"only {n:,} rows: boosted trees overfit easily; simpler models often match them")
-            if hardware.can_use_gpu(name) and gpu_pays(profile):
-                s += 0.05
-                reasons.append("a usable GPU makes each trial several times faster")
-        elif name == "lightgbm":
-            reasons.append("leaf-wise gradient-boosted trees: usually the fastest booster per trial on CPU")
-            if n >= 100_000:
-                s += 0.06
-                reasons.append(f"{n:,} rows: histogram, leaf-wise boosting is fast at this size")
-            if p >= 100:
-                s += 0.03
-                reasons.append(f"{p} features: feature bundling and column sampling keep wide data fast")
-            if n_cat and n_cat / p >= 0.3:
-                s += 0.03
-                reasons.append(f"{n_cat} of {p} columns are categorical: native categorical splits")
-            if n < 1_000:
-                s -= 0.06
-                reasons.append(f"only {n:,} rows: leaf-wise trees overfit small data easily")
-        elif name == "catboost":
-            reasons.append("ordered boosting on oblivious trees: robust defaults, slower per trial than the others")
-            high_card = [c.name for c in profile.columns if c.kind == "categorical" and c.n_unique > 10]
-            if n_cat and n_cat / p >= 0.3:
-                s += 0.07
-                reasons.append(f"{n_cat} of {p} columns are categorical: ordered target statistics handle them well")
-            elif high_card:
-                s += 0.04
-                reasons.append(f"{len(high_card)} high-cardinality categorical column(s): target statistics suit them")
-            if n < 1_000:
-                s -= 0.03
-                reasons.append(f"only {n:,} rows: ordered boosting overfits less than other boosters, but simpler "
-                               "models often match it")
-            if n >= 100_000 and not hardware.can_use_gpu(name):
-                s -= 0.04
-                reasons.append(f"{n:,} rows on the CPU: several times slower per trial than LightGBM or XGBoost")
-            if hardware.can_use_gpu(name) and gpu_pays(profile):
-                s += 0.05
-                reasons.append("a usable GPU makes each trial several times faster")
-        elif adapter.network:
-            s, more = _network_rules(adapter, profile, hardware, s, n, kinds)
-            reasons.extend(more)
-        elif name == "sklearn":
-            reasons.append("searches linear models, forests, histogram boosting and k-NN in one space")
-            if n < 1_000:
-                s += 0.08
-                reasons.append(
-                    f"only {n:,} rows: regularised linear models and forests are robust and cheap to cross-validate"
-                )
-            if p >= 100 and n < 5_000:
-                s += 0.04
-                reasons.append(f"{p} features for {n:,} rows: regularised linear models handle wide data well")
-            if kinds.get("text", 0):
-                s += 0.05
-                reasons.append(f"{kinds['text']} free-text column(s): linear models on TF-IDF features suit text")
-            if n >= 1_000_000:
-                s -= 0.05
-                reasons.append(f"{n:,} rows: forests and k-NN grow slow; only histogram boosting scales")
-        return max(0.0, min(1.0, s)), reasons
+        facts = ranking_facts(adapter, profile, hardware)
+        rules = [*(_network_rules(facts) if adapter.network else ()), *adapter.score_rules(facts)]
+        s = adapter.prior_score
+        for delta, _ in rules:
+            s += delta
+        return max(0.0, min(1.0, s)), [reason for _, reason in rules]
 
 
-def _network_rules(
-    adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile, s: float, n: int,
-    kinds: dict[str, int],
-) -> tuple[float, list[str]]:
-    reasons = ["a neural network: flexible, but on tabular data it usually needs many rows to match boosted trees"]
-    if n < 10_000:
-        s -= 0.12
-        reasons.append(f"only {n:,} rows: networks rarely beat boosted trees or forests at this size")
-    elif n >= 200_000:
-        s += 0.08
-        reasons.append(f"{n:,} rows: enough data for a network to compete")
-    if hardware.can_use_gpu(adapter.name):
-        s += 0.08
-        reasons.append("a usable GPU trains it many times faster than the CPU")
-    elif hardware.physical_cores <= 4:
-        s -= 0.06
-        reasons.append(f"no usable GPU and {hardware.physical_cores} CPU core(s): each epoch is slow")
-    if kinds.get("text", 0):
-        s += 0.03
-        reasons.append("free-text columns suit learned representations")
-    high_card = [c.name for c in profile.columns if c.kind == "categorical" and c.n_unique > 50]
-    if adapter.name == "torch" and high_card:
-        s += 0.03
-        reasons.append(f"{len(high_card)} high-cardinality categorical column(s): learned embeddings help")
-    return s, reasons
-
-
-def recommend_frameworks(
-    profile: DatasetProfile,
-    hardware: HardwareProfile,
-    *,
-    time_budget: float | None = None,
-    frameworks: Sequence[str] | None = None,
-    device: DeviceChoice = "auto",
-    ranker: Ranker | None = None,
-    fits_per_trial: float = 1.0,
-    include: Sequence[str] = (),
-) -> Recommendation:
-    """Rank the frameworks for this dataset and machine (rule-based unless ``ranker`` is given)."""
-    if ranker is None:
-        from recommender.learned import default_ranker
-
-        ranker = default_ranker()
-    return ranker.rank(
-        profile, hardware, time_budget=time_budget, frameworks=frameworks, device=device,
-        fits_per_trial=fits_per_trial, include=include,
+def ranking_facts(adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile) -> RankingFacts:
+    """What the adapters' ranking rules read, from the two profiles."""
+    kinds = profile.kind_counts()
+    return RankingFacts(
+        n_rows=profile.n_rows,
+        n_features=max(profile.n_features, 1),
+        n_categorical=kinds.get("categorical", 0) + kinds.get("boolean", 0),
+        n_text=kinds.get("text", 0),
+        missing_ratio=profile.missing_ratio,
+        categorical_cardinalities=tuple(c.n_unique for c in profile.columns if c.kind == "categorical"),
+        gpu_usable=hardware.can_use_gpu(adapter.name),
+        gpu_pays=gpu_pays(profile),
+        physical_cores=hardware.physical_cores,
     )
+
+
+def _network_rules(facts: RankingFacts) -> list[tuple[float, str]]:
+    """The rules every neural network shares (adapters with ``network``)."""
+    n = facts.n_rows
+    rules = [(0.0, "a neural network: flexible, but on tabular data it usually needs many rows to match boosted trees")]
+    if n < 10_000:
+        rules.append((-0.12, f"only {n:,} rows: networks rarely beat boosted trees or forests at this size"))
+    elif n >= 200_000:
+        rules.append((0.08, f"{n:,} rows: enough data for a network to compete"))
+    if facts.gpu_usable:
+        rules.append((0.08, "a usable GPU trains it many times faster than the CPU"))
+    elif facts.physical_cores <= 4:
+        rules.append((-0.06, f"no usable GPU and {facts.physical_cores} CPU core(s): each epoch is slow"))
+    if facts.n_text:
+        rules.append((0.03, "free-text columns suit learned representations"))
+    return rules

@@ -19,8 +19,9 @@ from search_spaces._registry import (
     canonical_name,
     get_adapter,
     register,
+    unregister,
 )
-from search_spaces._spec import TASKS, FeatureSpec, Task
+from search_spaces._spec import TASKS, FeatureSpec, RankingFacts, Task
 
 __all__ = [
     "TASKS",
@@ -29,6 +30,7 @@ __all__ = [
     "FeatureSpec",
     "FitBudget",
     "FrameworkAdapter",
+    "RankingFacts",
     "ScopedTrial",
     "Task",
     "adapter_names",
@@ -38,4 +40,5 @@ __all__ = [
     "fit_budget",
     "get_adapter",
     "register",
+    "unregister",
 ]

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from search_spaces._spec import FeatureSpec, Task
+from search_spaces._spec import FeatureSpec, RankingFacts, Task
 
 Device = Literal["cpu", "cuda"]
 
@@ -79,6 +79,10 @@ class FrameworkAdapter(ABC):
     warmup_steps: ClassVar[int] = 100
     #: Seconds the first import of the framework takes (measured on a 2-core machine).
     import_seconds: ClassVar[float] = 0.0
+    #: Expected relative quality on tabular data before any ranking rule fires (see :meth:`score_rules`).
+    prior_score: ClassVar[float] = 0.5
+    #: The framework's colour in plots (any matplotlib colour); None: one of matplotlib's cycle.
+    colour: ClassVar[str | None] = None
 
     @classmethod
     def is_installed(cls) -> bool:
@@ -91,6 +95,18 @@ class FrameworkAdapter(ABC):
             return importlib.metadata.version(cls.distribution)
         except importlib.metadata.PackageNotFoundError:
             return None
+
+    @classmethod
+    def gpu_build(cls, version: str, dists: set[str]) -> tuple[bool, str]:
+        """Whether the installed build (``version``, beside the distributions ``dists``, lower-case
+        names) can use a CUDA GPU, and why; judged from package metadata alone, importing nothing.
+        Asked only of adapters with ``supports_gpu``."""
+        return False, "runs on the CPU only"
+
+    def score_rules(self, facts: RankingFacts) -> list[tuple[float, str]]:
+        """The rule-based ranker's adjustments to :attr:`prior_score` for this data and machine, in
+        order, each with its reason (a delta of 0 states a fact about the framework)."""
+        return []
 
     @abstractmethod
     def families(self, spec: FeatureSpec) -> list[str]:
@@ -131,6 +147,8 @@ class FrameworkAdapter(ABC):
             "relative_cost": self.relative_cost,
             "iterative": self.iterative,
             "network": self.network,
+            "prior_score": self.prior_score,
+            "colour": self.colour,
         }
 
 

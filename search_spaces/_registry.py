@@ -20,6 +20,15 @@ def register(cls: type[FrameworkAdapter], *, aliases: tuple[str, ...] = ()) -> t
     return cls
 
 
+def unregister(name: str) -> type[FrameworkAdapter]:
+    """Remove the adapter registered as ``name`` (or an alias of it) with its aliases; return its class."""
+    key = canonical_name(name)
+    cls = _ADAPTERS.pop(key)
+    for alias in [a for a, owner in _ALIASES.items() if owner == key]:
+        del _ALIASES[alias]
+    return cls
+
+
 def canonical_name(name: str) -> str:
     """The registered name for ``name`` or one of its aliases; ValueError if unknown."""
     key = name.strip().lower()

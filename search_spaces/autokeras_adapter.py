@@ -19,6 +19,7 @@ from typing import Any
 from search_spaces._base import Config, Device, FrameworkAdapter
 from search_spaces._registry import register
 from search_spaces._spec import TASKS, FeatureSpec
+from search_spaces.keras_adapter import KerasAdapter
 
 
 class AutoKerasAdapter(FrameworkAdapter):
@@ -35,6 +36,13 @@ class AutoKerasAdapter(FrameworkAdapter):
     network = True
     warmup_steps = 5
     batch_overhead_seconds = 0.004
+    prior_score = 0.42
+    colour = "#9467bd"
+
+    @classmethod
+    def gpu_build(cls, version: str, dists: set[str]) -> tuple[bool, str]:
+        """AutoKeras runs on TensorFlow: the same CUDA libraries decide."""
+        return KerasAdapter.gpu_build(version, dists)
 
     @classmethod
     def is_installed(cls) -> bool:

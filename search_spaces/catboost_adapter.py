@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import platform
 from typing import Any
 
 from search_spaces._base import Config, Device, FrameworkAdapter
 from search_spaces._boosting import build_booster, default_options, suggest_options
 from search_spaces._registry import register
-from search_spaces._spec import TASKS, FeatureSpec
+from search_spaces._spec import TASKS, FeatureSpec, RankingFacts
 
 
 class CatBoostAdapter(FrameworkAdapter):
@@ -23,6 +24,32 @@ class CatBoostAdapter(FrameworkAdapter):
     iterative = True
     import_seconds = 0.6
     install_hint = "pip install 'automl-recommender[catboost]'"
+    prior_score = 0.60
+    colour = "#e377c2"
+
+    @classmethod
+    def gpu_build(cls, version: str, dists: set[str]) -> tuple[bool, str]:
+        if platform.system() == "Darwin":
+            return False, "catboost's macOS wheels are CPU-only"
+        return True, "the catboost wheel (Linux, Windows) is built with CUDA"
+
+    def score_rules(self, facts: RankingFacts) -> list[tuple[float, str]]:
+        n, p, f = facts.n_rows, facts.n_features, facts
+        rules = [(0.0, "ordered boosting on oblivious trees: robust defaults, slower per trial than the others")]
+        high_card = f.high_cardinality(10)
+        if f.categorical_share >= 0.3:
+            rules.append((0.07, f"{f.n_categorical} of {p} columns are categorical: ordered target statistics "
+                                "handle them well"))
+        elif high_card:
+            rules.append((0.04, f"{high_card} high-cardinality categorical column(s): target statistics suit them"))
+        if n < 1_000:
+            rules.append((-0.03, f"only {n:,} rows: ordered boosting overfits less than other boosters, but simpler "
+                                 "models often match it"))
+        if n >= 100_000 and not f.gpu_usable:
+            rules.append((-0.04, f"{n:,} rows on the CPU: several times slower per trial than LightGBM or XGBoost"))
+        if f.gpu_usable and f.gpu_pays:
+            rules.append((0.05, "a usable GPU makes each trial several times faster"))
+        return rules
 
     def families(self, spec: FeatureSpec) -> list[str]:
         return ["oblivious"]

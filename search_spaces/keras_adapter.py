@@ -35,6 +35,8 @@ class KerasAdapter(FrameworkAdapter):
     network = True
     warmup_steps = 5
     batch_overhead_seconds = 0.003
+    prior_score = 0.46
+    colour = "#2ca02c"
 
     def __init__(self, hypermodel: Any = None) -> None:
         self.hypermodel = hypermodel
@@ -44,6 +46,12 @@ class KerasAdapter(FrameworkAdapter):
         import importlib.util
 
         return all(importlib.util.find_spec(m) is not None for m in ("keras", "tensorflow", "keras_tuner"))
+
+    @classmethod
+    def gpu_build(cls, version: str, dists: set[str]) -> tuple[bool, str]:
+        if any(d.startswith("nvidia-cudnn") for d in dists):
+            return True, "TensorFlow has the CUDA libraries (tensorflow[and-cuda]) installed"
+        return False, "TensorFlow's CUDA libraries are not installed (pip install 'tensorflow[and-cuda]')"
 
     def families(self, spec: FeatureSpec) -> list[str]:
         return ["custom", "mlp"] if self.hypermodel is not None else ["mlp"]

@@ -7,7 +7,7 @@ from typing import Any
 from search_spaces._base import Config, Device, FrameworkAdapter
 from search_spaces._boosting import build_booster, default_options, suggest_options
 from search_spaces._registry import register
-from search_spaces._spec import TASKS, FeatureSpec
+from search_spaces._spec import TASKS, FeatureSpec, RankingFacts
 
 
 class LightGBMAdapter(FrameworkAdapter):
@@ -27,6 +27,21 @@ class LightGBMAdapter(FrameworkAdapter):
     iterative = True
     import_seconds = 1.2
     install_hint = "pip install 'automl-recommender[lightgbm]'"
+    prior_score = 0.61
+    colour = "#8c564b"
+
+    def score_rules(self, facts: RankingFacts) -> list[tuple[float, str]]:
+        n, p, f = facts.n_rows, facts.n_features, facts
+        rules = [(0.0, "leaf-wise gradient-boosted trees: usually the fastest booster per trial on CPU")]
+        if n >= 100_000:
+            rules.append((0.06, f"{n:,} rows: histogram, leaf-wise boosting is fast at this size"))
+        if p >= 100:
+            rules.append((0.03, f"{p} features: feature bundling and column sampling keep wide data fast"))
+        if f.categorical_share >= 0.3:
+            rules.append((0.03, f"{f.n_categorical} of {p} columns are categorical: native categorical splits"))
+        if n < 1_000:
+            rules.append((-0.06, f"only {n:,} rows: leaf-wise trees overfit small data easily"))
+        return rules
 
     def families(self, spec: FeatureSpec) -> list[str]:
         return ["gbdt"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from search_spaces._base import Config, Device, FrameworkAdapter
 from search_spaces._registry import register
-from search_spaces._spec import TASKS, FeatureSpec
+from search_spaces._spec import TASKS, FeatureSpec, RankingFacts
 
 #: k-NN predicts by scanning the training rows, so it is only searched on small data.
 KNN_MAX_ROWS = 20_000
@@ -30,6 +30,22 @@ class SklearnAdapter(FrameworkAdapter):
     relative_cost = 1.0
     iterative = True
     install_hint = "pip install scikit-learn"
+    prior_score = 0.60
+    colour = "#1f77b4"
+
+    def score_rules(self, facts: RankingFacts) -> list[tuple[float, str]]:
+        n, p = facts.n_rows, facts.n_features
+        rules = [(0.0, "searches linear models, forests, histogram boosting and k-NN in one space")]
+        if n < 1_000:
+            rules.append((0.08, f"only {n:,} rows: regularised linear models and forests are robust and cheap to "
+                                "cross-validate"))
+        if p >= 100 and n < 5_000:
+            rules.append((0.04, f"{p} features for {n:,} rows: regularised linear models handle wide data well"))
+        if facts.n_text:
+            rules.append((0.05, f"{facts.n_text} free-text column(s): linear models on TF-IDF features suit text"))
+        if n >= 1_000_000:
+            rules.append((-0.05, f"{n:,} rows: forests and k-NN grow slow; only histogram boosting scales"))
+        return rules
 
     def families(self, spec: FeatureSpec) -> list[str]:
         fams = ["hgb", "rf", "extra_trees", "linear"]

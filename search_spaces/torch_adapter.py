@@ -6,7 +6,7 @@ from typing import Any
 
 from search_spaces._base import Config, Device, FrameworkAdapter
 from search_spaces._registry import register
-from search_spaces._spec import TASKS, FeatureSpec
+from search_spaces._spec import TASKS, FeatureSpec, RankingFacts
 
 
 class TorchAdapter(FrameworkAdapter):
@@ -25,6 +25,23 @@ class TorchAdapter(FrameworkAdapter):
     network = True
     warmup_steps = 5
     batch_overhead_seconds = 0.0006
+    prior_score = 0.47
+    colour = "#d62728"
+
+    @classmethod
+    def gpu_build(cls, version: str, dists: set[str]) -> tuple[bool, str]:
+        if "+cpu" in version:
+            return False, f"torch {version} is a CPU-only build"
+        if any(d.startswith("nvidia-cuda-runtime") for d in dists) or "+cu" in version:
+            return True, f"torch {version} is a CUDA build"
+        return False, f"torch {version} has no CUDA runtime installed beside it"
+
+    def score_rules(self, facts: RankingFacts) -> list[tuple[float, str]]:
+        """Beyond the rules for every network: embeddings for high-cardinality categoricals."""
+        high_card = facts.high_cardinality(50)
+        if high_card:
+            return [(0.03, f"{high_card} high-cardinality categorical column(s): learned embeddings help")]
+        return []
 
     def families(self, spec: FeatureSpec) -> list[str]:
         return ["mlp"]

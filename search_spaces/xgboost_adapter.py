@@ -7,7 +7,7 @@ from typing import Any
 from search_spaces._base import Config, Device, FrameworkAdapter
 from search_spaces._boosting import build_booster, default_options, suggest_options
 from search_spaces._registry import register
-from search_spaces._spec import TASKS, FeatureSpec
+from search_spaces._spec import TASKS, FeatureSpec, RankingFacts
 
 
 class XGBoostAdapter(FrameworkAdapter):
@@ -23,6 +23,29 @@ class XGBoostAdapter(FrameworkAdapter):
     iterative = True
     import_seconds = 1.4
     install_hint = "pip install xgboost"
+    prior_score = 0.62
+    colour = "#ff7f0e"
+
+    @classmethod
+    def gpu_build(cls, version: str, dists: set[str]) -> tuple[bool, str]:
+        if "xgboost-cpu" in dists:
+            return False, "xgboost-cpu is a CPU-only build"
+        return True, "the xgboost wheel is built with CUDA"
+
+    def score_rules(self, facts: RankingFacts) -> list[tuple[float, str]]:
+        n, p, f = facts.n_rows, facts.n_features, facts
+        rules = [(0.0, "gradient-boosted trees are the strongest default on tabular data")]
+        if f.categorical_share >= 0.3:
+            rules.append((0.05, f"{f.n_categorical} of {p} columns are categorical: native categorical splits"))
+        if f.missing_ratio >= 0.02:
+            rules.append((0.03, f"{f.missing_ratio:.1%} missing cells: learns a default direction for missing values"))
+        if n >= 100_000:
+            rules.append((0.05, f"{n:,} rows: multi-threaded histogram boosting scales well"))
+        if n < 1_000:
+            rules.append((-0.05, f"only {n:,} rows: boosted trees overfit easily; simpler models often match them"))
+        if f.gpu_usable and f.gpu_pays:
+            rules.append((0.05, "a usable GPU makes each trial several times faster"))
+        return rules
 
     def families(self, spec: FeatureSpec) -> list[str]:
         return ["gbtree"]

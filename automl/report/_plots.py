@@ -8,6 +8,7 @@ Optuna's plotly visualisations stay reachable from ``result.study``
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from automl.errors import InputError
+from search_spaces import all_adapters
 
 if TYPE_CHECKING:
     from automl.result import AutoMLResult
@@ -24,11 +26,41 @@ FIGSIZE = (8.0, 5.0)
 DPI = 100
 #: Permutation importance is computed on at most this many rows.
 IMPORTANCE_MAX_ROWS = 5_000
+#: The colour of a name no adapter is registered under.
+UNKNOWN_COLOUR = "#7f7f7f"
+
+
+def framework_colours() -> dict[str, str]:
+    """Each registered framework's plot colour: its adapter's ``colour``, else the next colour of
+    matplotlib's cycle that no adapter claims (in registration order, so the same in every plot)."""
+    from matplotlib import rcParams
+    from matplotlib.colors import to_hex
+
+    adapters = all_adapters()
+    claimed = {to_hex(a.colour) for a in adapters if a.colour is not None}
+    cycle = [to_hex(c) for c in rcParams["axes.prop_cycle"].by_key().get("color", [])]
+    free = [c for c in cycle if c not in claimed] or [UNKNOWN_COLOUR]
+    uncoloured = [a.name for a in adapters if a.colour is None]
+    return {
+        a.name: a.colour if a.colour is not None else free[uncoloured.index(a.name) % len(free)] for a in adapters
+    }
+
+
+class _Colours(Mapping[str, str]):
+    """:func:`framework_colours` as a read-only mapping, read at each lookup (adapters may register later)."""
+
+    def __getitem__(self, framework: str) -> str:
+        return framework_colours()[framework]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(framework_colours())
+
+    def __len__(self) -> int:
+        return len(framework_colours())
+
+
 #: One colour per framework, stable across plots.
-COLOURS = {
-    "sklearn": "#1f77b4", "xgboost": "#ff7f0e", "torch": "#d62728", "keras": "#2ca02c",
-    "autokeras": "#9467bd", "lightgbm": "#8c564b", "catboost": "#e377c2",
-}
+COLOURS: Mapping[str, str] = _Colours()
 
 
 def _axes(ax: Any) -> tuple[Any, Any]:
@@ -65,7 +97,7 @@ def _notebook_display(figure_type: type) -> None:
 
 
 def _colour(framework: str) -> str:
-    return COLOURS.get(framework, "#7f7f7f")
+    return framework_colours().get(framework, UNKNOWN_COLOUR)
 
 
 def _finished(result: AutoMLResult) -> pd.DataFrame:
