@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import optuna
 import pandas as pd
 
 from automl.errors import InputError
-from automl.metrics import Metric
+from automl.metrics import Metric, resolve_metric
 from recommender import DatasetProfile, HardwareProfile, Recommendation
 
 
@@ -187,11 +188,80 @@ class AutoMLResult:
         Load it back with :func:`automl.load`. ``plots=True`` also writes the PNG plots into
         ``plots/`` (the permutation importance plot when ``data`` with the target is given).
         """
-        from automl.io import save_result
+        from automl.io import save_run
 
-        out = save_result(self, path, overwrite=overwrite, plots=plots, data=data)
+        out = save_run(self, path, overwrite=overwrite, plots=plots, data=data)
         self.run_dir = str(out)
         return out
+
+    def to_manifest(self) -> dict[str, Any]:
+        """What a run directory's ``manifest.json`` records about this result.
+
+        JSON-ready but for NumPy scalars, which the writer converts. The run directory adds the
+        file-level fields (format, versions, study name, model layout, checksums);
+        :meth:`from_manifest` reads these fields back.
+        """
+        return {
+            "task": self.task,
+            "target": self.profile.target,
+            "metric": {"name": self.metric.name, "display_name": self.metric.display_name},
+            "schema": self.schema(),
+            "best": {
+                "framework": self.best_framework,
+                "model_family": self.best_model_family,
+                "params": self.best_params,
+                "score": self.best_score,
+                "metric_value": self.best_metric_value,
+            },
+            "ensemble": self.ensemble,
+            "classes": None if self.classes_ is None else list(self.classes_),
+            "validation": self.validation,
+            "refit": self.refit,
+            "elapsed_seconds": self.elapsed_seconds,
+            "time_budget": self.time_budget,
+            "messages": self.messages,
+            "leaderboard": json.loads(self.leaderboard.to_json(orient="records", default_handler=str)),
+            "recommendation": self.recommendation.to_dict(),
+            "profile": self.profile.to_dict(),
+            "hardware": self.hardware.to_dict(),
+        }
+
+    @classmethod
+    def from_manifest(
+        cls, manifest: dict[str, Any], *, model: Any, study: optuna.Study | None = None, run_dir: str | None = None
+    ) -> AutoMLResult:
+        """The result a manifest written from :meth:`to_manifest` describes, around the loaded ``model``.
+
+        A missing field raises ``KeyError``; ``automl.load`` reports it as a damaged run directory.
+        """
+        schema = manifest["schema"]["columns"]
+        board = pd.DataFrame(manifest["leaderboard"])
+        best = manifest["best"]
+        return cls(
+            best_framework=best["framework"],
+            best_model_family=best["model_family"],
+            best_model=model,
+            best_params=best["params"],
+            best_score=float(best["score"]),
+            metric=resolve_metric(manifest["metric"]["name"], manifest["task"]),
+            task=manifest["task"],
+            leaderboard=board,
+            recommendation=Recommendation.from_dict(manifest["recommendation"]),
+            profile=DatasetProfile.from_dict(manifest["profile"]),
+            hardware=HardwareProfile.from_dict(manifest["hardware"]),
+            study=study,
+            feature_columns=[c["name"] for c in schema],
+            feature_dtypes={c["name"]: c["dtype"] for c in schema},
+            feature_kinds={c["name"]: c["kind"] for c in schema},
+            feature_categories={c["name"]: c["categories"] for c in schema if c.get("categories") is not None},
+            validation=manifest["validation"],
+            refit=manifest["refit"],
+            elapsed_seconds=float(manifest["elapsed_seconds"]),
+            time_budget=float(manifest["time_budget"]),
+            messages=list(manifest.get("messages", [])),
+            ensemble=list(manifest.get("ensemble", [])),
+            run_dir=run_dir,
+        )
 
     def export_onnx(self, path: str | Path) -> Path:
         """Write the best model as one ONNX file taking the raw feature columns as named inputs."""
@@ -200,6 +270,8 @@ class AutoMLResult:
         return export_onnx(
             self.best_model, path, feature_columns=self.feature_columns, feature_dtypes=self.feature_dtypes,
             task=self.task, classes=self.classes_,
+            # The framework's adapter chooses the converter: one name per ensemble member.
+            framework=[m["framework"] for m in self.ensemble] if self.ensemble else self.best_framework,
         )
 
     def plot_history(self, ax: Any = None) -> Any:

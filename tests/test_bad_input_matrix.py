@@ -27,7 +27,8 @@ import pytest
 import automl
 from automl import InputError
 from automl.cli import main
-from automl.io._persistence import MANIFEST, RunDirectoryError, sha256
+from automl.io import RunDirectoryError
+from automl.io._run_dir import MANIFEST, sha256
 from tests.conftest import make_frame
 
 FAST = {"time_budget": 5, "n_trials": 2, "frameworks": ["sklearn"], "verbosity": 0, "ensemble": False}

@@ -130,7 +130,7 @@ def test_foreign_type_in_skops_file_is_refused(saved_run: tuple, tmp_path: Path)
     """A skops file holding a type outside the allow-list is refused even with matching checksums."""
     import skops.io as sio
 
-    from automl.io._persistence import MANIFEST, sha256
+    from automl.io._run_dir import MANIFEST, sha256
 
     run = _copy(saved_run[0], tmp_path)
     target = next((run / "model").rglob("estimator.skops"), None) or next((run / "model").rglob("*.skops"))
@@ -161,14 +161,14 @@ def test_save_refuses_to_overwrite_and_overwrites_when_asked(saved_run: tuple, t
 
 
 def test_failed_save_leaves_nothing(saved_run: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import automl.io._persistence as persistence
+    import automl.io._run_dir as run_dir
 
     _, result, _ = saved_run
 
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(persistence, "_save_study", broken)
+    monkeypatch.setattr(run_dir, "_save_study", broken)
     with pytest.raises(OSError, match="disk full"):
         result.save(tmp_path / "run")
     assert list(tmp_path.iterdir()) == []

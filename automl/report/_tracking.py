@@ -105,9 +105,9 @@ def log_to_mlflow(
         if log_model:
             with tempfile.TemporaryDirectory() as tmp:
                 saved = Path(tmp) / "run"
-                from automl.io import save_result
+                from automl.io import save_run
 
-                save_result(result, saved, plots=result.study is not None)
+                save_run(result, saved, plots=result.study is not None)
                 mlflow.log_artifacts(str(saved), artifact_path="run")
         run_id = str(parent.info.run_id)
     logger.info("logged %d trials to MLflow experiment %r (run %s)", len(board), experiment, run_id)
