@@ -1,9 +1,11 @@
 """The one extension point for frameworks: a small adapter base class.
 
-An adapter says three things about a framework: static metadata the recommender can read without
-importing the framework (class attributes), a search space written as a function of
+An adapter says three things about a framework: static metadata the recommender, the hardware
+probe and the reports read without importing the framework (class attributes, plus two small hooks
+over plain data: :meth:`FrameworkAdapter.score_rules` for the rule-based ranking and
+:meth:`FrameworkAdapter.gpu_build` for the CUDA check), a search space written as a function of
 ``(trial, spec)``, and how to build a scikit-learn compatible estimator, preprocessing included,
-from one sampled configuration.
+from one sampled configuration. Adding a framework is one subclass passed to ``register``.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ class ScopedTrial:
 
 
 class FrameworkAdapter(ABC):
-    """Base class of every framework adapter. Subclasses set the metadata and three methods."""
+    """Base class of every framework adapter. Subclasses set the metadata and the four abstract
+    methods; the ranking and GPU hooks default to "no adjustments" and "CPU only"."""
 
     #: Key used everywhere (CLI, study parameters, leaderboard).
     name: ClassVar[str]
@@ -79,6 +82,9 @@ class FrameworkAdapter(ABC):
     warmup_steps: ClassVar[int] = 100
     #: Seconds the first import of the framework takes (measured on a 2-core machine).
     import_seconds: ClassVar[float] = 0.0
+    #: The model family whose default configuration is the search's first trial, a fast and robust
+    #: baseline (the first family so named among the study's frameworks; None: not this framework's).
+    baseline_family: ClassVar[str | None] = None
     #: Expected relative quality on tabular data before any ranking rule fires (see :meth:`score_rules`).
     prior_score: ClassVar[float] = 0.5
     #: The framework's colour in plots (any matplotlib colour); None: one of matplotlib's cycle.
