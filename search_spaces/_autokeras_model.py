@@ -25,6 +25,8 @@ from search_spaces._nn_common import (
 
 
 class _AutoKerasModel(KerasNative):
+    #: The framework whose adapter builds this estimator (the ONNX export asks that adapter for a converter).
+    framework = "autokeras"
     _classifier = False
 
     def __init__(

@@ -89,6 +89,10 @@ class FrameworkAdapter(ABC):
     prior_score: ClassVar[float] = 0.5
     #: The framework's colour in plots (any matplotlib colour); None: one of matplotlib's cycle.
     colour: ClassVar[str | None] = None
+    #: Which converter of ``automl.export.onnx`` turns this framework's fitted models into ONNX (a key
+    #: of its ``CONVERTERS``: 'sklearn', 'xgboost', 'lightgbm', 'catboost', 'torch' or 'keras');
+    #: None: ONNX export refuses its models, naming the framework.
+    onnx_converter: ClassVar[str | None] = None
 
     @classmethod
     def is_installed(cls) -> bool:

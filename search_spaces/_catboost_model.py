@@ -64,6 +64,8 @@ class _CatBoostModel(BaseEstimator):
     intermediate scores and stop only by early stopping or ``n_estimators``.
     """
 
+    #: The framework whose adapter builds this estimator (the ONNX export asks that adapter for a converter).
+    framework = "catboost"
     _classifier = False
 
     def __init__(

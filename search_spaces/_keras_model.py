@@ -193,6 +193,8 @@ def _subclasses(cls: type) -> list[type]:
 class _KerasModel(KerasNative):
     """Trains the Keras model a HyperModel builds from fixed hyper-parameter values."""
 
+    #: The framework whose adapter builds this estimator (the ONNX export asks that adapter for a converter).
+    framework = "keras"
     _classifier = False
 
     def __init__(

@@ -69,6 +69,8 @@ class _LightGBMModel(BaseEstimator):
     computes in float32) takes every split the same way.
     """
 
+    #: The framework whose adapter builds this estimator (the ONNX export asks that adapter for a converter).
+    framework = "lightgbm"
     _classifier = False
 
     def __init__(

@@ -56,6 +56,8 @@ def _paced(total: int, first: int, stage: int, budget: Any) -> Iterator[int]:
 
 
 class _Delegating(BaseEstimator):
+    #: The framework whose adapter builds this estimator (the ONNX export asks that adapter for a converter).
+    framework = "sklearn"
     estimator_: Any
 
     def predict(self, X: Any) -> np.ndarray:

@@ -57,6 +57,8 @@ class TabularNet(nn.Module):
 
 
 class _TorchMLP(BaseEstimator):
+    #: The framework whose adapter builds this estimator (the ONNX export asks that adapter for a converter).
+    framework = "torch"
     _classifier = False
 
     def __init__(

@@ -56,6 +56,8 @@ class _XGBoostModel(BaseEstimator):
     splits; class labels of any type are encoded internally and restored on predict.
     """
 
+    #: The framework whose adapter builds this estimator (the ONNX export asks that adapter for a converter).
+    framework = "xgboost"
     _classifier = False
 
     def __init__(

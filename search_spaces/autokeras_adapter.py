@@ -38,6 +38,8 @@ class AutoKerasAdapter(FrameworkAdapter):
     batch_overhead_seconds = 0.004
     prior_score = 0.42
     colour = "#9467bd"
+    # Its models hold AutoKeras' own preprocessing layers, which tf2onnx does not convert.
+    onnx_converter = None
 
     @classmethod
     def gpu_build(cls, version: str, dists: set[str]) -> tuple[bool, str]:

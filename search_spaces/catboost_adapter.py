@@ -26,6 +26,7 @@ class CatBoostAdapter(FrameworkAdapter):
     install_hint = "pip install 'automl-recommender[catboost]'"
     prior_score = 0.60
     colour = "#e377c2"
+    onnx_converter = "catboost"
 
     @classmethod
     def gpu_build(cls, version: str, dists: set[str]) -> tuple[bool, str]:

@@ -37,6 +37,7 @@ class KerasAdapter(FrameworkAdapter):
     batch_overhead_seconds = 0.003
     prior_score = 0.46
     colour = "#2ca02c"
+    onnx_converter = "keras"
 
     def __init__(self, hypermodel: Any = None) -> None:
         self.hypermodel = hypermodel

@@ -29,6 +29,7 @@ class LightGBMAdapter(FrameworkAdapter):
     install_hint = "pip install 'automl-recommender[lightgbm]'"
     prior_score = 0.61
     colour = "#8c564b"
+    onnx_converter = "lightgbm"
 
     def score_rules(self, facts: RankingFacts) -> list[tuple[float, str]]:
         n, p, f = facts.n_rows, facts.n_features, facts

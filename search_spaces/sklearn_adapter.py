@@ -32,6 +32,7 @@ class SklearnAdapter(FrameworkAdapter):
     install_hint = "pip install scikit-learn"
     prior_score = 0.60
     colour = "#1f77b4"
+    onnx_converter = "sklearn"
 
     def score_rules(self, facts: RankingFacts) -> list[tuple[float, str]]:
         n, p = facts.n_rows, facts.n_features

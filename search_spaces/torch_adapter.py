@@ -27,6 +27,7 @@ class TorchAdapter(FrameworkAdapter):
     batch_overhead_seconds = 0.0006
     prior_score = 0.47
     colour = "#d62728"
+    onnx_converter = "torch"
 
     @classmethod
     def gpu_build(cls, version: str, dists: set[str]) -> tuple[bool, str]:

@@ -25,6 +25,7 @@ class XGBoostAdapter(FrameworkAdapter):
     install_hint = "pip install xgboost"
     prior_score = 0.62
     colour = "#ff7f0e"
+    onnx_converter = "xgboost"
 
     @classmethod
     def gpu_build(cls, version: str, dists: set[str]) -> tuple[bool, str]:

@@ -369,6 +369,49 @@ def test_unknown_estimator_is_refused(tmp_path) -> None:
         _export(model, X, spec, tmp_path / "m.onnx")
 
 
+def test_adapter_without_a_converter_is_refused(tmp_path, monkeypatch) -> None:
+    """The framework's adapter chooses the converter; one that declares none is refused, naming it."""
+    from search_spaces.sklearn_adapter import SklearnAdapter
+
+    model, X, spec = _fit("sklearn", "linear", "binary")
+    monkeypatch.setattr(SklearnAdapter, "onnx_converter", None)
+    with pytest.raises(
+        OnnxExportError,
+        match=r"framework 'sklearn' declares no ONNX converter \(FrameworkAdapter.onnx_converter is None\), "
+        r"and ONNX export supports catboost, keras, lightgbm, torch, xgboost.*result\.save\(\)",
+    ):
+        _export(model, X, spec, tmp_path / "m.onnx")
+    monkeypatch.setattr(SklearnAdapter, "onnx_converter", "no-such-converter")
+    with pytest.raises(OnnxExportError, match=r"declares the ONNX converter 'no-such-converter'.*it has \["):
+        _export(model, X, spec, tmp_path / "m.onnx")
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_named_framework_chooses_the_converter(tmp_path) -> None:
+    """The result passes each member's framework; the export asks that framework's adapter."""
+    from types import SimpleNamespace
+
+    from automl.result import AutoMLResult
+
+    model, X, spec = _fit("sklearn", "linear", "binary")
+    ensemble = WeightedEnsemble([model, model], [0.5, 0.5])
+    ensemble.fitted_ = True
+    result = SimpleNamespace(
+        best_model=ensemble, feature_columns=list(spec.columns), task=spec.task, classes_=model.classes_,
+        feature_dtypes={c: str(X[c].dtype) for c in X.columns}, best_framework="sklearn",
+        ensemble=[{"framework": "sklearn"}, {"framework": "autokeras"}],
+    )
+    with pytest.raises(OnnxExportError, match="framework 'autokeras' declares no ONNX converter"):
+        AutoMLResult.export_onnx(result, tmp_path / "m.onnx")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="names 1 framework.* of 2 member"):
+        _export(ensemble, X, spec, tmp_path / "m.onnx", framework="sklearn")
+    with pytest.raises(InputError, match="unknown framework 'nope'"):
+        _export(model, X, spec, tmp_path / "m.onnx", framework="nope")
+    assert not any(tmp_path.iterdir())
+    result.ensemble = [{"framework": "sklearn"}, {"framework": "scikit-learn"}]  # an alias works too
+    assert AutoMLResult.export_onnx(result, tmp_path / "m.onnx").exists()  # type: ignore[arg-type]
+
+
 def test_bad_arguments_name_the_rule(tmp_path) -> None:
     model, X, spec = _fit("sklearn", "linear", "binary")
     dtypes = {c: str(X[c].dtype) for c in X.columns}
