@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow test-all docs lint bench bench-ablation bench-dev bench-networks peers clean \
+.PHONY: install demo test test-slow test-all docs docs-notebooks lint bench bench-ablation bench-dev bench-networks peers clean \
 	bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-isolation
 
 install: $(STAMP)
@@ -32,9 +32,15 @@ test-slow: install
 # Everything CI runs: both lanes and the documentation build.
 test-all: test test-slow docs
 
-# The documentation site (mkdocs; the API reference is generated from the docstrings).
+# The documentation site (mkdocs; the API reference is generated from the docstrings). Offline and
+# strict: a warning fails it. NO_MKDOCS_2_WARNING silences mkdocs-material's banner about MkDocs 2.
 docs: install
-	$(BIN)/mkdocs build --strict --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
+
+# The notebooks the site shows, executed with their outputs into docs/notebooks (about 3 minutes;
+# rerun after changing examples/*.ipynb, then commit them).
+docs-notebooks: install
+	$(BIN)/python docs/_execute_notebooks.py
 
 lint: install
 	$(BIN)/ruff check automl recommender search_spaces tests benchmarks examples
