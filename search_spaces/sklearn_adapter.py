@@ -33,6 +33,7 @@ class SklearnAdapter(FrameworkAdapter):
     prior_score = 0.60
     colour = "#1f77b4"
     onnx_converter = "sklearn"
+    baseline_family = "hgb"  # histogram gradient boosting's defaults: the search's first trial
 
     def score_rules(self, facts: RankingFacts) -> list[tuple[float, str]]:
         n, p = facts.n_rows, facts.n_features

@@ -52,18 +52,17 @@ def test_ensemble_candidates_keep_several_model_families() -> None:
     """Near-copies of one configuration must not crowd every other model out of ensemble selection."""
     import numpy as np
 
-    from automl.search._search import ENSEMBLE_CANDIDATES, ENSEMBLE_PER_MODEL, Search
+    from automl.search._best import ENSEMBLE_CANDIDATES, ENSEMBLE_PER_MODEL, Candidates
 
-    search = object.__new__(Search)
-    search._oof = {}
+    candidates = Candidates()
     for n in range(30):  # thirty LightGBM trials, each better than the last
-        search._remember_oof(n, 0.9 + n / 1000, np.zeros(3), 0.1, "lightgbm/gbdt")
+        candidates.remember(n, 0.9 + n / 1000, np.zeros(3), 0.1, "lightgbm/gbdt")
     for n in range(30, 33):  # three weaker linear models
-        search._remember_oof(n, 0.8, np.zeros(3), 0.1, "sklearn/linear")
-    kept = sorted(search._oof)
+        candidates.remember(n, 0.8, np.zeros(3), 0.1, "sklearn/linear")
+    kept = sorted(candidates.entries)
     assert kept == [26, 27, 28, 29, 30, 31, 32]  # the best ENSEMBLE_PER_MODEL LightGBM trials, and the linear ones
     assert ENSEMBLE_PER_MODEL == 4 and len(kept) <= ENSEMBLE_CANDIDATES
-    assert {e.model for e in search._oof.values()} == {"lightgbm/gbdt", "sklearn/linear"}
+    assert {e.model for e in candidates.entries.values()} == {"lightgbm/gbdt", "sklearn/linear"}
 
 
 def test_the_result_says_why_no_ensemble_replaced_the_best_model(monkeypatch) -> None:
@@ -82,10 +81,10 @@ def test_the_result_says_why_no_ensemble_replaced_the_best_model(monkeypatch) ->
 
 def test_an_ensemble_that_validates_better_but_cannot_be_refitted_in_time_is_named(monkeypatch) -> None:
     import automl.search._ensemble
-    import automl.search._search
+    import automl.search._time_plan
 
     def better_but_late(preds, *args):  # two trials win; from here on no time is left
-        monkeypatch.setattr(automl.search._search, "FINISH_SECONDS", 1e6)
+        monkeypatch.setattr(automl.search._time_plan, "FINISH_SECONDS", 1e6)
         first, second = sorted(preds)[:2]
         return {first: 0.5, second: 0.5}, 1e9
 

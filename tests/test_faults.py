@@ -77,7 +77,7 @@ def test_isolated_trials_contain_every_kind_of_failure(monkeypatch: pytest.Monke
 
 def test_one_trial_runs_at_most_a_quarter_of_the_budget_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     """mfeat_factors at 300 s: one CatBoost trial took 194 s and the search ended after 6 trials."""
-    from automl.search._search import TRIAL_BUDGET_SHARE
+    from automl.search._time_plan import TRIAL_BUDGET_SHARE
 
     df = make_frame("binary", n=120)
     _patch(monkeypatch, [lambda d: bad.RunsUntilItsDeadline()])

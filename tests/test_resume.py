@@ -205,3 +205,37 @@ def test_a_torn_journal_line_is_mended(tmp_path: Path) -> None:
     result = automl.resume(run, df, n_trials=3, time_budget=60, verbosity=0)
     assert journal.read_bytes().endswith(b"\n")
     assert len(result.leaderboard) == 3
+
+
+def _study_of(run: Path) -> optuna.Study:
+    """The study of a finished run (no process holds it)."""
+    storage = _study.journal_storage(run / "search" / "study.journal")
+    return optuna.load_study(study_name=_study.STUDY_NAME, storage=storage)
+
+
+def _set_spec(run: Path, spec: dict) -> None:
+    """Overwrite the run's recorded spec, as an older or a newer automl would have written it."""
+    _study_of(run).set_user_attr(_study.SPEC_ATTR, spec)
+
+
+def test_the_run_spec_is_versioned_and_a_run_of_the_old_layout_resumes(tmp_path: Path) -> None:
+    from automl.search import RunSpec
+    from automl.search._spec import SPEC_VERSION
+
+    df = make_frame("binary", n=100)
+    run = tmp_path / "run"
+    automl.fit(df, "y", n_trials=2, time_budget=60, frameworks=["sklearn"], run_dir=run, verbosity=0)
+    recorded = _study_of(run).user_attrs[_study.SPEC_ATTR]
+    assert recorded["version"] == SPEC_VERSION
+    spec = RunSpec.from_dict(recorded)
+    assert spec.to_dict() == recorded and spec.frameworks == ("sklearn",) and spec.data.fingerprint
+    # Written before the spec had a version (and a heartbeat): read as that layout, and resumed.
+    old = {k: v for k, v in recorded.items() if k not in ("version", "heartbeat")}
+    _set_spec(run, old)
+    assert RunSpec.from_dict(old).heartbeat == _study.HEARTBEAT_SECONDS
+    result = automl.resume(run, df, n_trials=3, time_budget=60, verbosity=0)
+    assert len(result.leaderboard) == 3
+    # Written by a newer automl: refused, with the fix.
+    _set_spec(run, {**recorded, "version": SPEC_VERSION + 1})
+    with pytest.raises(InputError, match=f"run spec version {SPEC_VERSION + 1}.*upgrade automl-recommender"):
+        automl.resume(run, df, n_trials=4, time_budget=60, verbosity=0)

@@ -113,12 +113,12 @@ def test_cost_aware_allocation_spreads_trials_over_frameworks():
 @pytest.mark.slow
 def test_large_data_searches_on_a_row_sample_and_refits_on_all(monkeypatch):
     import automl
-    from automl.search import _resampling, _search
+    from automl.search import _resampling, _time_plan
 
     # Shrink the thresholds so that 600 rows count as large: a holdout, and too few trials fit.
     monkeypatch.setattr(_resampling, "CV3_MAX_ROWS", 100)
-    monkeypatch.setattr(_search, "SUBSAMPLE_MIN_ROWS", 150)
-    monkeypatch.setattr(_search, "SUBSAMPLE_MIN_TRIALS", 10**9)
+    monkeypatch.setattr(_time_plan, "SUBSAMPLE_MIN_ROWS", 150)
+    monkeypatch.setattr(_time_plan, "SUBSAMPLE_MIN_TRIALS", 10**9)
     df = make_frame("binary", n=600)
     result = automl.fit(df, "y", time_budget=30, n_trials=4, frameworks=["sklearn"], verbosity=0, ensemble=False)
     note = next(m for m in result.messages if "trials trained on" in m)
@@ -150,29 +150,30 @@ def test_refit_reserve_keeps_time_for_an_ensemble_only_while_it_is_cheap() -> No
     """On large data, keeping back three trials' refit for an ensemble starved the search (1M rows)."""
     import numpy as np
 
-    from automl.search import _search as s
+    from automl.search import _time_plan as s
+    from automl.search._best import BestSoFar, Candidates, OutOfFold
+    from automl.search._settings import SearchSettings
 
-    search = object.__new__(s.Search)
-    search.settings = s.SearchSettings(time_budget=300.0, n_trials=None, seed=0, n_jobs=1, started=0.0)
-    search._best_number = 0
-    search._best_fold_seconds = 2.0
-    search._refit_factor = 5.0  # refit: 10 s
+    settings = SearchSettings(time_budget=300.0, n_trials=None, seed=0, n_jobs=1, started=0.0)
+    candidates = Candidates()
+    best = BestSoFar(number=0, fold_seconds=2.0)
+    plan = s.TimePlan(settings, refit_factor=5.0, best=best, candidates=candidates)  # refit: 10 s
     # Ensemble: 3 x 4 s x 5 = 60 s <= 25% of 300 s.
-    search._oof = {n: s.OutOfFold(0.9, np.zeros(1), 4.0, f"fw/m{n}") for n in range(3)}
-    assert search._refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + 60.0 * s.REFIT_SAFETY)
+    candidates.entries = {n: OutOfFold(0.9, np.zeros(1), 4.0, f"fw/m{n}") for n in range(3)}
+    assert plan.refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + 60.0 * s.REFIT_SAFETY)
     # mfeat_factors at 300 s: the three best trials were near-identical linear models (~1 s), greedy
     # selection took linear + LightGBM, and the refit of that ensemble did not fit in what was kept back.
-    search._oof = {n: s.OutOfFold(0.95 - n / 1000, np.zeros(1), 0.2, "sklearn/linear") for n in range(3)}
-    search._oof[3] = s.OutOfFold(0.94, np.zeros(1), 3.0, "lightgbm/lightgbm")
-    search._oof[4] = s.OutOfFold(0.93, np.zeros(1), 5.0, "xgboost/xgboost")
-    search._oof[5] = s.OutOfFold(0.92, np.zeros(1), 9.0, "catboost/catboost")  # fourth family: not counted
-    assert search._refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + (0.2 + 3.0 + 5.0) * 5.0 * s.REFIT_SAFETY)
-    search._oof = {n: s.OutOfFold(0.9, np.zeros(1), 4.0, f"fw/m{n}") for n in range(3)}
-    search._refit_factor = 16.7  # the 1M-row run: ensemble 200 s > 25%, so only the best trial's refit counts
+    candidates.entries = {n: OutOfFold(0.95 - n / 1000, np.zeros(1), 0.2, "sklearn/linear") for n in range(3)}
+    candidates.entries[3] = OutOfFold(0.94, np.zeros(1), 3.0, "lightgbm/lightgbm")
+    candidates.entries[4] = OutOfFold(0.93, np.zeros(1), 5.0, "xgboost/xgboost")
+    candidates.entries[5] = OutOfFold(0.92, np.zeros(1), 9.0, "catboost/catboost")  # fourth family: not counted
+    assert plan.refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + (0.2 + 3.0 + 5.0) * 5.0 * s.REFIT_SAFETY)
+    candidates.entries = {n: OutOfFold(0.9, np.zeros(1), 4.0, f"fw/m{n}") for n in range(3)}
+    plan.refit_factor = 16.7  # the 1M-row run: ensemble 200 s > 25%, so only the best trial's refit counts
     assert 3 * 4.0 * 16.7 > s.ENSEMBLE_RESERVE_SHARE * 300
-    assert search._refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + 2.0 * 16.7 * s.REFIT_SAFETY)
-    search.settings.worker = True  # workers never refit
-    assert search._refit_reserve() == 0.0
+    assert plan.refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + 2.0 * 16.7 * s.REFIT_SAFETY)
+    settings.worker = True  # workers never refit
+    assert plan.refit_reserve() == 0.0
 
 
 def test_a_refit_that_cannot_use_all_rows_uses_the_most_that_fit() -> None:
@@ -180,18 +181,49 @@ def test_a_refit_that_cannot_use_all_rows_uses_the_most_that_fit() -> None:
     import numpy as np
     import pandas as pd
 
-    from automl.search._search import REFIT_SAFETY, Search, SearchSettings
+    from automl.search._refit import refit_sample
+    from automl.search._time_plan import REFIT_SAFETY
     from recommender import profile_dataset
 
     y = pd.Series(np.repeat(["a", "b"], [900, 100]))
-    search = object.__new__(Search)
-    search.settings = SearchSettings(time_budget=300.0, n_trials=None, seed=0, n_jobs=1, started=0.0)
-    search.y = y
-    search.spec = profile_dataset(pd.DataFrame({"x": np.arange(1000.0), "y": y}), "y").feature_spec()
-    search._refit_factor = 1000 / 60  # trials fitted on 60 rows
-    sample = search._refit_sample(left=125.0, needed=144.0)
+    spec = profile_dataset(pd.DataFrame({"x": np.arange(1000.0), "y": y}), "y").feature_spec()
+
+    def sample_for(left: float, needed: float) -> np.ndarray | None:  # trials fitted on 60 rows
+        return refit_sample(y, classification=spec.is_classification, refit_factor=1000 / 60, seed=0,
+                            left=left, needed=needed)
+
+    sample = sample_for(left=125.0, needed=144.0)
     assert len(sample) == int(1000 * 125.0 / (144.0 * REFIT_SAFETY))  # 694 rows
     assert len(set(sample)) == len(sample) and (np.diff(sample) > 0).all()
     assert (y.iloc[sample] == "b").mean() == pytest.approx(0.1, abs=0.01)  # stratified
-    assert search._refit_sample(left=10.0, needed=144.0) is None  # 55 rows: not twice the trial's 60
-    assert search._refit_sample(left=200.0, needed=144.0) is None  # all rows fit: the normal refit
+    assert sample_for(left=10.0, needed=144.0) is None  # 55 rows: not twice the trial's 60
+    assert sample_for(left=200.0, needed=144.0) is None  # all rows fit: the normal refit
+
+
+def test_the_first_trial_is_the_baseline_an_adapter_names(monkeypatch):
+    """The first trial is the default of the family an adapter declares as the baseline (scikit-learn's
+    histogram boosting), whatever the frameworks' order; with none declared, the first default."""
+    import optuna
+
+    from automl.search._scheduler import Scheduler
+    from automl.search._settings import SearchSettings
+    from recommender import profile_dataset
+    from search_spaces import get_adapter
+    from search_spaces.sklearn_adapter import SklearnAdapter
+
+    spec = profile_dataset(make_frame("binary", n=100), "y").feature_spec()
+    settings = SearchSettings(
+        time_budget=60, n_trials=None, seed=0, n_jobs=1, started=0.0, allocation="sampler", portfolio=False
+    )
+    adapters = {f: get_adapter(f) for f in ("xgboost", "sklearn")}
+
+    def first_trial() -> dict:
+        study = optuna.create_study(direction="maximize")
+        Scheduler(list(adapters), adapters, None, settings, None).enqueue_defaults(study, spec)
+        return study.trials[0].system_attrs["fixed_params"]
+
+    assert SklearnAdapter.baseline_family == "hgb"
+    first = first_trial()
+    assert (first["framework"], first["sklearn.family"]) == ("sklearn", "hgb")
+    monkeypatch.setattr(SklearnAdapter, "baseline_family", None)
+    assert first_trial()["framework"] == "xgboost"

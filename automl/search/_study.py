@@ -5,11 +5,12 @@ A run directory keeps its search state in ``search/``::
     search/study.journal   Optuna's JournalStorage (one JSON line per change, appended and fsync'd)
     search/owner.lock      held (flock) by the one process searching this run
 
-The study's user attributes hold the run's specification (``automl_spec``: data source and
-fingerprint, target, task, metric, frameworks, budget, seed, options), so ``automl resume`` and
-``automl worker`` rebuild the same search from the study alone. Trials whose process died
-(RUNNING in a journal nobody holds, or stale heartbeats in an RDB storage) are failed and retried
-with Optuna's :class:`~optuna.storages.RetryHeartbeatStaleTrialCallback`: no trial is lost.
+The study's user attributes hold the run's specification (``automl_spec``, a
+:class:`~automl.search._spec.RunSpec`: data source and fingerprint, target, task, metric,
+frameworks, budget, seed, options), so ``automl resume`` and ``automl worker`` rebuild the same
+search from the study alone. Trials whose process died (RUNNING in a journal nobody holds, or
+stale heartbeats in an RDB storage) are failed and retried with Optuna's
+:class:`~optuna.storages.RetryHeartbeatStaleTrialCallback`: no trial is lost.
 """
 
 from __future__ import annotations
@@ -193,16 +194,6 @@ def fingerprint(df: pd.DataFrame) -> str:
         rows = int(np.bitwise_xor.reduce(hashed * weights)) if len(hashed) else 0
     header = json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()])
     return hashlib.sha256(f"{rows:016x}|{len(df)}|{header}".encode()).hexdigest()[:32]
-
-
-def read_spec(study: optuna.Study) -> dict[str, Any]:
-    spec = study.user_attrs.get(SPEC_ATTR)
-    if not isinstance(spec, dict):
-        raise InputError(
-            f"study {study.study_name!r} was not created by automl (it has no {SPEC_ATTR!r} attribute); "
-            "start the search with automl run or automl.fit first"
-        )
-    return spec
 
 
 def recover_dead_trials(study: optuna.Study, reason: str) -> list[int]:

@@ -1,0 +1,269 @@
+"""The end of a search: the best trial refitted on all rows, then replaced by an ensemble if one
+validates better and its refit fits in the time left.
+
+When the time left cannot refit on all rows, the refit uses the most rows that fit, or keeps the
+trial's own model; a best trial that ran elsewhere (an earlier session, another worker) must be
+refitted, even past the budget, and the result says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from automl.metrics import Metric
+from automl.search._best import BestSoFar, Candidates
+from automl.search._cores import CoreBudget
+from automl.search._interrupts import Interrupts
+from automl.search._settings import SearchOutcome, SearchSettings
+from automl.search._study_setup import best_trial
+from automl.search._time_plan import REFIT_SAFETY, TimePlan
+from search_spaces import Config, FeatureSpec, FrameworkAdapter, fit_budget
+
+logger = logging.getLogger("automl")
+
+
+def config_of(trial: optuna.trial.FrozenTrial) -> Config:
+    return Config(trial.params["framework"], trial.user_attrs["family"], dict(trial.user_attrs["config"]))
+
+
+def refit_sample(
+    y: pd.Series, *, classification: bool, refit_factor: float, seed: int, left: float, needed: float
+) -> np.ndarray | None:
+    """Row positions for a refit that fits in ``left`` seconds when all rows need ``needed``: the
+    most rows that fit (a stratified sample for classification), or None when that is under
+    twice the rows the trial's model was fitted on (not worth the time)."""
+    total = len(y)
+    rows = int(total * left / (needed * REFIT_SAFETY))
+    if rows < 2 * total / refit_factor or rows >= total:
+        return None
+    from sklearn.model_selection import train_test_split
+
+    classes = y.value_counts() if classification else None
+    strat = y if classes is not None and classes.min() >= 2 and len(classes) <= rows else None
+    sample, _ = train_test_split(np.arange(total), train_size=rows, random_state=seed, stratify=strat)
+    return np.sort(sample)
+
+
+class Refitter:
+    """Turns the study's best trials into the final model: a refit on all rows, then an ensemble."""
+
+    def __init__(
+        self, X: pd.DataFrame, y: pd.Series, spec: FeatureSpec, metric: Metric,
+        adapters: dict[str, FrameworkAdapter], settings: SearchSettings, *, plan: TimePlan, best: BestSoFar,
+        candidates: Candidates, cores: CoreBudget, interrupts: Interrupts, eval_index: np.ndarray,
+        classes: np.ndarray | None, messages: list[str],
+    ) -> None:
+        self.X, self.y, self.spec, self.metric = X, y, spec, metric
+        self.adapters, self.settings = adapters, settings
+        self.plan, self.best, self.candidates = plan, best, candidates
+        self.cores, self.interrupts, self.messages = cores, interrupts, messages
+        self.eval_index, self.classes = eval_index, classes
+
+    def finish(self, study: optuna.Study, interrupted: bool) -> SearchOutcome:
+        """The outcome: the best trial refitted (on all rows when time allows), or why it was not."""
+        best = best_trial(study)
+        if best is None:
+            return SearchOutcome(study, None, None, None, "none", interrupted)
+        config = config_of(best)
+        mine = self.best
+        own = None if mine.model_number is None else study.trials[mine.model_number]
+        if best.number != mine.model_number:
+            # The best trial ran in an earlier session or another worker: its model is not in memory.
+            mine.fold_seconds = float(best.user_attrs.get("fold_seconds", 0.0))
+            mine.number = best.number
+        model = mine.model if own is not None and own.number == best.number else None
+        left = self.plan.refit_seconds_left()
+        needed = self.plan.refit_estimate()
+        if model is None and own is not None and (interrupted or needed > left):
+            # No time (or Ctrl-C) for refitting the best trial: this process's best model it is.
+            reason = "interrupted" if interrupted else f"refitting trial {best.number} needs ~{needed:.1f}s"
+            msg = f"kept this session's best model (trial {own.number}): {reason}"
+            self.messages.append(msg)
+            return SearchOutcome(study, own, mine.model, config_of(own), "skipped: " + msg, interrupted)
+        if model is not None and interrupted:
+            return SearchOutcome(study, best, model, config, "skipped: interrupted", interrupted)
+        rows = None
+        if model is not None and needed > left:  # no time for all rows: the most rows that fit, or the trial's model
+            rows = refit_sample(
+                self.y, classification=self.spec.is_classification, refit_factor=self.plan.refit_factor,
+                seed=self.settings.seed, left=left, needed=needed,
+            )
+            if rows is None:
+                msg = (
+                    f"kept the best trial's model fitted on {1 / self.plan.refit_factor:.0%} of the rows: "
+                    f"a refit on all rows needs ~{needed:.1f}s, {max(left, 0):.1f}s were left"
+                )
+                logger.info(msg)
+                return SearchOutcome(study, best, model, config, "skipped: " + msg, interrupted)
+        if model is None and needed > left:
+            self.messages.append(
+                f"the best trial ({best.number}) ran in an earlier session or another process: refitting it "
+                f"needs ~{needed:.1f}s with {max(left, 0):.1f}s left, so the budget is exceeded"
+            )
+            left = needed * 2 + 1
+        outcome, refitted = self._refit(study, best, model, rows, left, needed, interrupted)
+        if refitted and self.settings.ensemble and not interrupted and rows is None:
+            self._ensemble(study, outcome)
+        return outcome
+
+    def _refit(
+        self, study: optuna.Study, best: optuna.trial.FrozenTrial, model: Any, rows: np.ndarray | None,
+        left: float, needed: float, interrupted: bool,
+    ) -> tuple[SearchOutcome, bool]:
+        """The best trial's configuration fitted on ``rows`` (None: all) within ``left`` seconds, and
+        True; where that fails, is interrupted or runs out of time, the trial's ``model`` (if there is
+        one) and False."""
+        config = config_of(best)
+        X_fit, y_fit = (self.X, self.y) if rows is None else (self.X.iloc[rows], self.y.iloc[rows])
+        n_threads = self.cores.threads()
+        estimator = self.adapters[config.framework].build(
+            config, self.spec, device=best.user_attrs.get("device", "cpu"), seed=self.settings.seed, n_jobs=n_threads,
+        )
+        started = time.monotonic()
+        try:
+            with self.interrupts.arm(), fit_budget(started + left), _threads(n_threads):
+                estimator.fit(X_fit, y_fit)
+        except KeyboardInterrupt:
+            if self.interrupts.aborted or model is None:
+                raise
+            return SearchOutcome(study, best, model, config, "skipped: interrupted during the refit", True), False
+        except Exception as e:
+            if model is None:
+                raise
+            logger.warning("refit on all rows failed (%s: %s); keeping the trial's model", type(e).__name__, e)
+            return SearchOutcome(study, best, model, config, f"failed: {type(e).__name__}: {e}", interrupted), False
+        if getattr(estimator[-1], "truncated_", False) and model is not None:
+            return SearchOutcome(study, best, model, config, "skipped: the refit ran out of time", interrupted), False
+        took = time.monotonic() - started
+        logger.info("refitted %s/%s on %d rows in %.2fs", config.framework, config.family, len(y_fit), took)
+        # The predicted seconds stay next to the measured ones: the reserve kept for the refit came from them.
+        if rows is None:
+            refit = f"refitted on all rows in {took:.1f}s (predicted ~{needed:.1f}s)"
+        else:
+            refit = (
+                f"refitted on {len(y_fit):,} of {len(self.y):,} rows in {took:.1f}s: all rows needed "
+                f"~{needed:.1f}s and {left:.1f}s were left"
+            )
+            self.messages.append(refit)
+        return SearchOutcome(study, best, estimator, config, refit, interrupted), True
+
+    def _ensemble(self, study: optuna.Study, outcome: SearchOutcome) -> None:
+        """Ensemble selection after the refit; Ctrl-C skips it (a second Ctrl-C aborts)."""
+        try:
+            with self.interrupts.arm():
+                self.try_ensemble(study, outcome)
+        except KeyboardInterrupt:
+            if self.interrupts.aborted:
+                raise
+            outcome.interrupted = True
+            outcome.messages.append("ensemble selection was skipped: interrupted")
+
+    def try_ensemble(self, study: optuna.Study, outcome: SearchOutcome) -> None:
+        """Replace the single best model by a greedy ensemble when it validates better and fits in time."""
+        from automl.search._ensemble import greedy_selection, score_predictions
+
+        if len(self.candidates) < 2 or outcome.best_trial is None:
+            outcome.refit += "; no ensemble: fewer than 2 trials to combine"
+            return
+        y_eval = self.y.iloc[self.eval_index]
+        preds = {n: e.pred for n, e in self.candidates.entries.items()}
+        scorer = self.metric.scorer()
+        weights, score = greedy_selection(preds, y_eval, scorer, self.classes)
+        best_value = float(outcome.best_trial.value)  # type: ignore[arg-type]
+        # Compare like with like: the ensemble is scored on all out-of-fold rows pooled, the trial's
+        # value is a mean over folds (for RMSE the pooled score is never the better of the two).
+        best_number = outcome.best_trial.number
+        if best_number in preds:
+            best_value = score_predictions(scorer, preds[best_number], y_eval, self.classes)
+        if len(weights) < 2 or score <= best_value:
+            logger.info("ensemble selection kept the single best model (ensemble %.5g)", self.metric.display(score))
+            outcome.refit += (
+                f"; no ensemble: none validated better than the best trial ({self.metric.display_name} "
+                f"{self.metric.display(best_value):.5g})"
+            )
+            return
+        trials = {n: study.trials[n] for n in weights}
+        # The best trial's model is already refitted on all rows: only the other members cost time.
+        # (Counting it too once dropped a better ensemble on california_houses at 300 s: ~6.6 s
+        # "needed" with 6.1 s left, of which the best model's ~3.3 s was already spent.)
+        needed = sum(
+            t.user_attrs.get("fold_seconds", 0.0) for n, t in trials.items() if n != best_number
+        ) * self.plan.refit_factor
+        left = self.plan.refit_seconds_left()
+        if needed > left:
+            outcome.refit += (
+                f"; no ensemble: one of {len(weights)} trials validated better ({self.metric.display(score):.5g}) "
+                f"but refitting its other members needed ~{needed:.1f}s and {max(left, 0):.1f}s were left"
+            )
+            return
+        started = time.monotonic()
+        members = self._refit_members(trials, outcome)
+        if members is None:
+            return
+        self._adopt(outcome, members, weights, trials, score)
+        outcome.refit = (
+            f"ensemble of {len(members)} trials refitted on all rows in {time.monotonic() - started:.1f}s "
+            f"(predicted ~{needed:.1f}s)"
+        )
+        logger.info(
+            "ensemble of %d trials: %s=%.5g (best single %.5g)", len(members), self.metric.display_name,
+            self.metric.display(score), self.metric.display(best_value),
+        )
+
+    def _refit_members(
+        self, trials: dict[int, optuna.trial.FrozenTrial], outcome: SearchOutcome
+    ) -> list[Any] | None:
+        """The members refitted on all rows (the best trial's model as it is), or None, with the
+        reason added to ``outcome.refit``, when one fails or runs out of time."""
+        members = []
+        for n, t in trials.items():
+            if n == outcome.best_trial.number:  # type: ignore[union-attr]
+                members.append(outcome.best_model)
+                continue
+            cfg = config_of(t)
+            n_threads = self.cores.threads()
+            est = self.adapters[cfg.framework].build(
+                cfg, self.spec, device=t.user_attrs.get("device", "cpu"), seed=self.settings.seed, n_jobs=n_threads,
+            )
+            try:
+                with fit_budget(self.plan.refit_deadline()), _threads(n_threads):
+                    est.fit(self.X, self.y)
+            except Exception as e:
+                logger.warning("ensemble member %d failed to refit (%s); keeping the single best model", n, e)
+                outcome.refit += f"; no ensemble: member trial {n} failed to refit ({type(e).__name__})"
+                return None
+            if getattr(est[-1], "truncated_", False):
+                outcome.refit += "; no ensemble: its refit ran out of time"
+                return None
+            members.append(est)
+        return members
+
+    @staticmethod
+    def _adopt(
+        outcome: SearchOutcome, members: list[Any], weights: dict[int, float],
+        trials: dict[int, optuna.trial.FrozenTrial], score: float,
+    ) -> None:
+        from automl.search._ensemble import WeightedEnsemble
+
+        ensemble = WeightedEnsemble(members=members, weights=list(weights.values()))
+        ensemble.fitted_ = True
+        outcome.best_model = ensemble
+        outcome.ensemble_score = score
+        outcome.ensemble = [
+            {"trial": n, "framework": trials[n].params["framework"], "model": trials[n].user_attrs["family"],
+             "weight": round(w, 4)}
+            for n, w in weights.items()
+        ]
+
+
+def _threads(n_threads: int) -> Any:
+    """Cap BLAS and OpenMP threads at the model's thread count: OpenMP learners otherwise take every core."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n_threads)

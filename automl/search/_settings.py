@@ -1,0 +1,62 @@
+"""What a search is given (:class:`SearchSettings`) and what it returns (:class:`SearchOutcome`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+
+from automl.search._spec import RunSpec
+from search_spaces import Config
+
+
+@dataclass
+class SearchSettings:
+    time_budget: float
+    n_trials: int | None
+    seed: int
+    n_jobs: int
+    started: float  # time.monotonic() when fit() was called
+    storage: Any = None
+    study_name: str | None = None
+    verbosity: int = 1
+    #: Search features (each can be switched off to measure what it brings; see benchmarks/compare.py).
+    ensemble: bool = True  # greedy ensemble selection over the best trials' out-of-fold predictions
+    portfolio: bool = True  # warm-start configurations mined from the PMLB pool, tried first
+    pruner: str = "sha"  # "sha" (successive halving), "median" or "none", per framework
+    allocation: str = "cost"  # "cost" (estimated cost for improvement) or "sampler" (TPE picks)
+    subsample: bool = True  # search on a sample of a large holdout's training rows, refit on all
+    #: "process": each trial runs in a child process that is killed at the trial's deadline or memory cap.
+    isolation: str = "none"
+    #: Seconds one trial may run (None: a quarter of the time budget, at least 10 s); learners stop at it
+    #: (the trial keeps the folds it finished, marked truncated), isolated trials are killed.
+    trial_timeout: float | None = None
+    #: With isolation="process": a trial's process is killed above this resident memory (None: 80% of free RAM).
+    memory_limit_mb: float | None = None
+    #: The run's specification, written into a new study (and read back by resume and workers).
+    spec: RunSpec | None = None
+    #: The study's framework choices in their fixed order (default: the recommendation's).
+    frameworks: list[str] | None = None
+    #: A worker runs trials of another process's study until it finishes; no refit, no result.
+    worker: bool = False
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.time_budget
+
+
+@dataclass
+class SearchOutcome:
+    study: optuna.Study
+    best_trial: optuna.trial.FrozenTrial | None
+    best_model: Any
+    best_config: Config | None
+    refit: str
+    interrupted: bool = False
+    messages: list[str] = field(default_factory=list)
+    #: Members of the ensemble that replaced the single best model, if one validated better.
+    ensemble: list[dict[str, Any]] = field(default_factory=list)
+    ensemble_score: float | None = None
+    #: A worker's trials by state.
+    worker_summary: dict[str, Any] = field(default_factory=dict)

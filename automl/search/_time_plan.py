@@ -1,0 +1,143 @@
+"""The time plan: when a trial may start and how long it may run, given what the refit will need.
+
+The budget ends with the refit on all rows (and the ensemble's, while that is cheap); trials get
+what is left before the time kept back for it. On large data, trials may train on a sample of a
+holdout's training rows so that enough of them fit the budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from automl.search._best import BestSoFar, Candidates
+from automl.search._resampling import Resampling
+from automl.search._settings import SearchSettings
+from automl.search._spec import RunSpec
+from recommender import Recommendation
+from search_spaces import FrameworkAdapter
+
+logger = logging.getLogger("automl")
+
+#: Seconds kept for building the result after the refit.
+FINISH_SECONDS = 0.5
+#: A new trial starts only with at least this many seconds left for it.
+MIN_TRIAL_SECONDS = 0.5
+#: The refit on all rows is predicted from the best trial's fit time, with this safety factor.
+REFIT_SAFETY = 1.25
+REFIT_FIXED_SECONDS = 0.25
+#: Time is kept back for refitting a likely ensemble only while that costs at most this share of
+#: the budget; beyond it (large data) trials are worth more, and an ensemble is refitted only if the
+#: time left at the end allows (at 1M rows the ensemble share once stopped the search at 1/3 budget).
+ENSEMBLE_RESERVE_SHARE = 0.25
+#: Without a ``trial_timeout``, one trial may run at most this share of the time budget (and at least
+#: ``MIN_TRIAL_CAP_SECONDS``): on mfeat_factors (1,500 rows, 216 features, 10 classes) at 300 s, one
+#: CatBoost trial (early stopping, up to 2,000 rounds of a 10-class model) took 194 s, the search
+#: ended after 6 trials, and the refit of the ensemble it joined no longer fitted in the time left.
+TRIAL_BUDGET_SHARE = 0.25
+MIN_TRIAL_CAP_SECONDS = 10.0
+#: Row subsampling on large data: when fewer than SUBSAMPLE_MIN_TRIALS trials of the leading
+#: candidate fit in the budget on all training rows, trials train on a sample of them (never under
+#: SUBSAMPLE_MIN_ROWS) sized for that many trials; the final model is refitted on all rows.
+SUBSAMPLE_MIN_TRIALS = 40
+SUBSAMPLE_MIN_ROWS = 10_000
+
+
+class TimePlan:
+    """Deadlines of the search: the trials', one trial's cap, and the time left for the refit."""
+
+    def __init__(
+        self, settings: SearchSettings, refit_factor: float, best: BestSoFar, candidates: Candidates
+    ) -> None:
+        self.settings = settings
+        #: A fit on all rows costs this many times a trial's fit on its training rows.
+        self.refit_factor = refit_factor
+        self.best = best
+        self.candidates = candidates
+
+    def refit_estimate(self) -> float:
+        """Predicted seconds to refit the best configuration on all rows (0 before any trial)."""
+        if self.best.number is None:
+            return 0.0
+        return self.best.fold_seconds * self.refit_factor
+
+    def ensemble_estimate(self) -> float:
+        """Predicted seconds to refit a likely ensemble: the best trial of each of the three best
+        model families. Greedy selection mixes families (near-identical members add nothing), so
+        the three best trials overall, often three of one cheap family, underestimate it."""
+        return sum(e.fold_seconds for e in self.candidates.best_per_model(3)) * self.refit_factor
+
+    def refit_reserve(self) -> float:
+        """Seconds kept back from the trials for the refit, with a margin for misprediction."""
+        if self.best.number is None or self.settings.worker:
+            return 0.0
+        needed = self.refit_estimate()
+        ensemble = self.ensemble_estimate()
+        if ensemble <= ENSEMBLE_RESERVE_SHARE * self.settings.time_budget:
+            needed = max(needed, ensemble)
+        return REFIT_FIXED_SECONDS + needed * REFIT_SAFETY
+
+    def trial_deadline(self) -> float:
+        return self.settings.deadline - FINISH_SECONDS - self.refit_reserve()
+
+    def trial_seconds_left(self) -> float:
+        return self.trial_deadline() - time.monotonic()
+
+    def no_time_for_a_trial(self) -> bool:
+        return self.trial_seconds_left() < MIN_TRIAL_SECONDS
+
+    def trial_cap(self) -> float:
+        """Seconds one trial may run: ``trial_timeout``, else a share of the time budget."""
+        if self.settings.trial_timeout is not None:
+            return self.settings.trial_timeout
+        return max(TRIAL_BUDGET_SHARE * self.settings.time_budget, MIN_TRIAL_CAP_SECONDS)
+
+    def refit_deadline(self) -> float:
+        """When the refit and the ensemble's must end: the result's own seconds are kept back."""
+        return self.settings.deadline - FINISH_SECONDS
+
+    def refit_seconds_left(self) -> float:
+        return self.refit_deadline() - time.monotonic()
+
+    def too_late_to_load(self, adapter: FrameworkAdapter) -> bool:
+        """Whether loading the framework (not imported yet) would eat the time left for trials."""
+        left = self.trial_seconds_left()
+        return adapter.import_name not in sys.modules and left < 2 * adapter.import_seconds
+
+
+def subsample(
+    resampling: Resampling, y: pd.Series, recommendation: Recommendation, settings: SearchSettings,
+    spec: RunSpec | None, messages: list[str],
+) -> tuple[Resampling, RunSpec | None]:
+    """A holdout whose training rows are sampled down when too few trials would fit (see above),
+    and the spec with the decision recorded (a resumed study or a worker keeps the study's own)."""
+    tr, va = resampling.splits[0]
+    if resampling.kind != "holdout" or not recommendation.candidates:
+        return resampling, spec
+    per_trial = recommendation.best.seconds_per_trial
+    fit = settings.time_budget / max(per_trial, 1e-3)
+    rows = max(SUBSAMPLE_MIN_ROWS, int(len(tr) * fit / SUBSAMPLE_MIN_TRIALS))
+    if spec is not None and spec.subsample_decided:
+        rows = spec.subsample_rows or len(tr)
+    elif fit >= SUBSAMPLE_MIN_TRIALS or rows >= len(tr):
+        rows = len(tr)
+    if spec is not None:
+        spec = spec.with_subsample(rows if rows < len(tr) else None)
+    if rows >= len(tr):
+        return resampling, spec
+    from sklearn.model_selection import train_test_split
+
+    strat = y.iloc[tr] if resampling.stratified else None
+    sub, _ = train_test_split(tr, train_size=rows, random_state=settings.seed, stratify=strat)
+    msg = (
+        f"trials trained on {rows:,} of {len(tr):,} training rows (~{fit:.0f} trials of "
+        f"{recommendation.best.display_name} fit the budget on all of them); the final model uses all rows"
+    )
+    logger.info(msg)
+    messages.append(msg)
+    return replace(resampling, splits=((np.sort(sub), va),)), spec
