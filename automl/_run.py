@@ -22,9 +22,8 @@ from automl import _validation as v
 from automl.errors import InputError
 from automl.metrics import Metric, resolve_metric
 from automl.result import AutoMLResult, leaderboard_frame
-from automl.search import _study
+from automl.search import Search, SearchOutcome, SearchSettings, _study
 from automl.search._resampling import CV5_REPEATS, Resampling, fits_per_trial, make_resampling
-from automl.search._search import Search, SearchOutcome, SearchSettings
 from automl.search._spec import DataSource, RunSpec
 from recommender import (
     DatasetProfile,

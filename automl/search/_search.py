@@ -66,14 +66,14 @@ class Search:
         cores = CoreBudget(settings.n_jobs, messages=self.messages)
         cores.threads()  # the first measurement of the cores other processes keep busy
         classes = np.unique(y) if spec.is_classification else None
-        shared = {"plan": self.plan, "best": self.best, "candidates": self.candidates, "cores": cores,
-                  "classes": classes, "messages": self.messages}
         self.trials = TrialRunner(
-            X, y, spec, resampling, metric, recommendation, self.adapters, settings, progress=self.progress, **shared,
+            X, y, spec, resampling, metric, recommendation, self.adapters, settings, plan=self.plan, best=self.best,
+            candidates=self.candidates, cores=cores, progress=self.progress, classes=classes, messages=self.messages,
         )
-        eval_index = np.concatenate([va for _, va in resampling.splits])
         self.refitter = Refitter(
-            X, y, spec, metric, self.adapters, settings, interrupts=self.interrupts, eval_index=eval_index, **shared,
+            X, y, spec, metric, self.adapters, settings, plan=self.plan, best=self.best, candidates=self.candidates,
+            cores=cores, interrupts=self.interrupts, eval_index=np.concatenate([va for _, va in resampling.splits]),
+            classes=classes, messages=self.messages,
         )
 
     def run(self) -> SearchOutcome:

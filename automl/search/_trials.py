@@ -110,7 +110,9 @@ class TrialRunner:
                 raise optuna.TrialPruned(f"pruned at step {step} (intermediate value {value:.4g})")
 
         def build(on: str) -> Any:
-            return adapter.build(config, self.spec, device=on, seed=self.settings.seed, n_jobs=self._n_threads)
+            return adapter.build(
+                config, self.spec, device=on, seed=self.settings.seed, n_jobs=self._n_threads,  # type: ignore[arg-type]
+            )
 
         try:
             return self._fit_folds(build(device), deadline, report)
