@@ -63,6 +63,22 @@ def dev_suite() -> Path:
     return DEV_SUITE
 
 
+#: Frameworks whose tests run in the slow lane: importing TensorFlow alone takes 4-7 s.
+SLOW_FRAMEWORKS = frozenset({"keras", "autokeras"})
+#: Fixtures whose tests run in the slow lane (a PostgreSQL server).
+SLOW_FIXTURES = frozenset({"postgres_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow lane (``make test-slow``) by rule, besides the tests marked ``slow`` by hand: every
+    test parametrized with a TensorFlow framework, and every test that needs PostgreSQL."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        uses_tensorflow = any(isinstance(v, str) and v in SLOW_FRAMEWORKS for v in params.values())
+        if uses_tensorflow or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _quiet_logs() -> None:
     logging.getLogger("automl").setLevel(logging.WARNING)

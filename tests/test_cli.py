@@ -87,6 +87,7 @@ def test_help_shows_an_example(command: str, capsys: pytest.CaptureFixture[str])
     assert "example" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_quick_run_without_arguments_uses_bundled_data() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "automl", "quick-run", "--time-budget", "20", "--n-trials", "3"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.metrics import get_scorer
 
 import automl
@@ -36,6 +37,7 @@ def test_regression_selection_uses_values() -> None:
     )
 
 
+@pytest.mark.slow
 def test_fit_names_ensemble_members_when_one_wins() -> None:
     # On this frame and seed an ensemble validates better than every single trial.
     r = automl.fit(make_frame("multiclass", n=300), "y", time_budget=60, n_trials=10, seed=1)
@@ -79,6 +81,7 @@ def test_the_result_says_why_no_ensemble_replaced_the_best_model(monkeypatch) ->
     assert kept.best_model_family != "ensemble" and f"Final model: {kept.refit}" in kept.summary()
 
 
+@pytest.mark.slow
 def test_an_ensemble_that_validates_better_but_cannot_be_refitted_in_time_is_named(monkeypatch) -> None:
     import automl.search._ensemble
     import automl.search._time_plan

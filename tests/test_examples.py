@@ -13,6 +13,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
     "script, args, expect",
     [("quickstart.py", ["8"], "holdout accuracy"), ("recommend_only.py", [], "Recommendation")],
 )
+@pytest.mark.slow
 def test_example_runs(script: str, args: list[str], expect: str) -> None:
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, timeout=300

@@ -44,6 +44,7 @@ def _failures(result: automl.AutoMLResult) -> list[str]:
     return board.loc[board.state == "FAIL", "failure_reason"].astype(str).tolist()
 
 
+@pytest.mark.slow
 def test_isolated_trials_contain_every_kind_of_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     df = make_frame("binary", n=120)
     # The memory eater runs in a warm process (not right after a kill, whose restart comes out of the
@@ -75,6 +76,7 @@ def test_isolated_trials_contain_every_kind_of_failure(monkeypatch: pytest.Monke
     assert result.elapsed_seconds < 100
 
 
+@pytest.mark.slow
 def test_one_trial_runs_at_most_a_quarter_of_the_budget_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     """mfeat_factors at 300 s: one CatBoost trial took 194 s and the search ended after 6 trials."""
     from automl.search._time_plan import TRIAL_BUDGET_SHARE

@@ -69,6 +69,7 @@ def test_predict_with_missing_column_names_it(binary_result: AutoMLResult) -> No
         binary_result.predict(df)
 
 
+@pytest.mark.slow
 def test_regression_and_multiclass() -> None:
     reg = automl.fit(make_frame("regression"), "y", time_budget=30, n_trials=4)
     assert reg.task == "regression" and reg.metric.display_name == "root_mean_squared_error"
@@ -91,6 +92,7 @@ def test_custom_metric() -> None:
     assert r.metric.name == "accuracy" and 0 <= r.best_score <= 1
 
 
+@pytest.mark.slow
 def test_same_seed_gives_same_trials() -> None:
     """The documented recipe for repeatable trials holds even when the machine gets busier."""
     import subprocess
@@ -163,6 +165,7 @@ def test_fit_logs_progress(caplog: pytest.LogCaptureFixture) -> None:
     assert any("trial 0 sklearn/hgb" in m for m in caplog.messages)
 
 
+@pytest.mark.slow
 def test_scikit_learn_estimators() -> None:
     from sklearn.datasets import load_iris
 

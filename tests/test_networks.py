@@ -88,6 +88,7 @@ class SmallHyperModel:
         return _HM()
 
 
+@pytest.mark.slow
 def test_user_hypermodel_competes_in_the_study() -> None:
     hm = SmallHyperModel()
     r = automl.fit(
@@ -144,6 +145,7 @@ def test_native_save_and_load_round_trip(name: str, task: str, tmp_path) -> None
         assert list(loaded.classes_) == list(model.classes_)
 
 
+@pytest.mark.slow
 def test_keras_and_torch_coexist_in_one_process() -> None:
     r = automl.fit(make_frame("multiclass", n=160), "y", time_budget=120, n_trials=2, frameworks=["torch", "keras"])
     assert set(r.leaderboard.framework) == {"torch", "keras"}
@@ -159,6 +161,7 @@ def test_networks_are_ranked_down_on_small_data_with_a_reason() -> None:
     assert "rows" in reasons["torch"] and "pass frameworks" in reasons["torch"]
 
 
+@pytest.mark.slow
 def test_autokeras_native_save_and_load_round_trip(tmp_path) -> None:
     pytest.importorskip("autokeras")
     est, X, _ = _fitted("autokeras", task="binary", n=150, max_epochs=3)

@@ -207,6 +207,7 @@ def test_catboost_native_categoricals_are_refused(tmp_path) -> None:
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_torch_parity(task: str, tmp_path) -> None:
     pytest.importorskip("torch")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from benchmarks import recommender_alternatives as alt
 
@@ -25,6 +26,7 @@ def _table(n_groups: int, signal: bool, seed: int = 0) -> tuple[pd.DataFrame, pd
     return table, pd.DataFrame(marks).set_index("dataset"), rules
 
 
+@pytest.mark.slow
 def test_nested_selection_learns_a_real_rule_and_beats_the_baselines() -> None:
     table, marks, rules = _table(8, signal=True)
     result = alt.evaluate(table, marks, rules)
@@ -35,6 +37,7 @@ def test_nested_selection_learns_a_real_rule_and_beats_the_baselines() -> None:
     assert "Verdict: the nested ranking beats every baseline" in alt.report(result, "abc1234")
 
 
+@pytest.mark.slow
 def test_nested_selection_finds_nothing_in_noise() -> None:
     table, marks, rules = _table(8, signal=False)
     result = alt.evaluate(table, marks, rules)

@@ -123,6 +123,7 @@ def test_log_output_respects_configured_logging(capsys: pytest.CaptureFixture[st
 
 
 # -- MLflow -----------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("store", ["sqlite", "file"])
 def test_mlflow_logs_each_trial_and_the_model(
     fitted: tuple, tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch

@@ -34,6 +34,7 @@ def test_larger_data_is_not_repeated():
     assert holdout.kind == "holdout" and holdout.repeats == 1
 
 
+@pytest.mark.slow
 @pytest.mark.cv_repeats
 def test_fit_draws_small_data_cross_validation_three_times_by_default():
     import automl

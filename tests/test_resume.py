@@ -91,6 +91,7 @@ def csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_the_best_so_far_and_resume_finishes_the_study(csv: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     proc = _start(csv, run, n_trials=8)
@@ -113,6 +114,7 @@ def test_ctrl_c_saves_the_best_so_far_and_resume_finishes_the_study(csv: Path, t
     assert not result.interrupted and len(result.leaderboard) >= 8
 
 
+@pytest.mark.slow
 def test_a_killed_run_loses_no_trial(csv: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     proc = _start(csv, run, n_trials=7)
@@ -137,6 +139,7 @@ def test_a_killed_run_loses_no_trial(csv: Path, tmp_path: Path) -> None:
     assert automl.load(run).best_framework == "sklearn"
 
 
+@pytest.mark.slow
 def test_second_ctrl_c_aborts_and_the_run_can_still_resume(csv: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     proc = _start(csv, run, n_trials=6)
@@ -195,6 +198,7 @@ def test_a_run_in_use_cannot_be_resumed_twice(tmp_path: Path) -> None:
         automl.resume(run, df, time_budget=10, verbosity=0)
 
 
+@pytest.mark.slow
 def test_a_torn_journal_line_is_mended(tmp_path: Path) -> None:
     df = make_frame("binary", n=100)
     run = tmp_path / "run"

@@ -84,6 +84,7 @@ def test_bad_search_options_fail_before_training(kwargs, match):
         {"pruner": "sha", "allocation": "uniform"},
     ],
 )
+@pytest.mark.slow
 def test_each_feature_setting_runs_a_search(options):
     import automl
 
