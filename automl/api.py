@@ -16,10 +16,7 @@ from automl._run import fit_frame, prepare, same_frameworks, spec_data
 from automl.errors import InputError
 from automl.result import AutoMLResult
 from automl.search import _study
-
-# CV5_REPEATS stays importable here while tests/conftest.py patches "automl.api.CV5_REPEATS"; the
-# default number of CV draws is read by automl._run.prepare (patch "automl._run.CV5_REPEATS").
-from automl.search._resampling import CV5_REPEATS, fits_per_trial  # noqa: F401
+from automl.search._resampling import fits_per_trial
 from automl.search._settings import SearchSettings
 from automl.search._spec import read_spec
 from recommender import (

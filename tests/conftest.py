@@ -90,7 +90,7 @@ def _one_cv_draw(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     paths at a third of the cost. tests/test_resampling.py tests the repeats themselves; a test
     marked ``cv_repeats`` keeps the default."""
     if request.node.get_closest_marker("cv_repeats") is None:
-        monkeypatch.setattr("automl.api.CV5_REPEATS", 1)
+        monkeypatch.setattr("automl._run.CV5_REPEATS", 1)
 
 
 @pytest.fixture(scope="session")
