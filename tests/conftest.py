@@ -6,10 +6,14 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
+
+if TYPE_CHECKING:
+    from automl import AutoMLResult
 
 DEV_SUITE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "dev"
 
@@ -54,6 +58,23 @@ def task(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def frame(task: str) -> pd.DataFrame:
     return make_frame(task)
+
+
+@pytest.fixture(scope="session")
+def binary_search() -> tuple[AutoMLResult, pd.DataFrame]:
+    """One small search over scikit-learn and XGBoost, shared by every test that only reads it.
+
+    Session-scoped, so the autouse fixtures do not apply: it sets one CV draw itself. A test that
+    changes the result works on ``dataclasses.replace(result, ...)``.
+    """
+    import automl
+    from automl import _run
+
+    df = make_frame("binary", n=200)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_run, "CV5_REPEATS", 1)
+        result = automl.fit(df, "y", time_budget=30, n_trials=8, seed=0, frameworks=["sklearn", "xgboost"], verbosity=0)
+    return result, df
 
 
 @pytest.fixture

@@ -12,11 +12,9 @@ from automl import AutoMLResult
 from tests.conftest import make_frame
 
 
-@pytest.fixture(scope="module")
-def binary_result() -> AutoMLResult:
-    return automl.fit(
-        make_frame("binary", n=200), "y", time_budget=30, n_trials=8, seed=0, frameworks=["sklearn", "xgboost"]
-    )
+@pytest.fixture
+def binary_result(binary_search: tuple[AutoMLResult, pd.DataFrame]) -> AutoMLResult:
+    return binary_search[0]
 
 
 def test_result_fields(binary_result: AutoMLResult) -> None:

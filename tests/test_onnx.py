@@ -216,6 +216,7 @@ def test_torch_parity(task: str, tmp_path) -> None:
     _assert_parity(model, X, spec, tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("task", "batch_norm"), [("binary", False), ("multiclass", True), ("regression", False)])
 def test_keras_parity(task: str, batch_norm: bool, tmp_path) -> None:
     pytest.importorskip("tensorflow")

@@ -15,10 +15,9 @@ from automl.report._plots import DPI, FIGSIZE, save_plots
 from tests.conftest import make_frame
 
 
-@pytest.fixture(scope="module")
-def fitted() -> tuple[automl.AutoMLResult, pd.DataFrame]:
-    df = make_frame("multiclass", n=150)
-    return automl.fit(df, "y", time_budget=30, n_trials=6, frameworks=["sklearn", "xgboost"], verbosity=0), df
+@pytest.fixture
+def fitted(binary_search: tuple[automl.AutoMLResult, pd.DataFrame]) -> tuple[automl.AutoMLResult, pd.DataFrame]:
+    return binary_search
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -142,7 +141,7 @@ def test_mlflow_logs_each_trial_and_the_model(
     client = mlflow.MlflowClient(tracking_uri=uri)
     parent = client.get_run(run_id)
     assert parent.data.tags["automl.best_framework"] == result.best_framework
-    assert parent.data.metrics["best_log_loss"] == pytest.approx(result.best_metric_value)
+    assert parent.data.metrics[f"best_{result.metric.display_name}"] == pytest.approx(result.best_metric_value)
     experiment = client.get_experiment_by_name("tests")
     children = client.search_runs(
         [experiment.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'", max_results=1000
