@@ -64,16 +64,16 @@ def frame(task: str) -> pd.DataFrame:
 def binary_search() -> tuple[AutoMLResult, pd.DataFrame]:
     """One small search over scikit-learn and XGBoost, shared by every test that only reads it.
 
-    Session-scoped, so the autouse fixtures do not apply: it sets one CV draw itself. A test that
-    changes the result works on ``dataclasses.replace(result, ...)``.
+    Session-scoped, so the autouse ``_one_cv_draw`` does not reach it: it asks for one CV draw itself.
+    A test that changes the result works on ``dataclasses.replace(result, ...)``.
     """
     import automl
-    from automl import _run
 
     df = make_frame("binary", n=200)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_run, "CV5_REPEATS", 1)
-        result = automl.fit(df, "y", time_budget=30, n_trials=8, seed=0, frameworks=["sklearn", "xgboost"], verbosity=0)
+    result = automl.fit(
+        df, "y", time_budget=30, n_trials=8, seed=0, frameworks=["sklearn", "xgboost"], verbosity=0,
+        search_options={"cv_repeats": 1},
+    )
     return result, df
 
 

@@ -33,7 +33,11 @@ FRAMEWORK_MODULES = {"torch": "torch", "keras": "tensorflow", "lightgbm": "light
 @functools.cache
 def _fitted(task: str, frameworks: tuple[str, ...], n_trials: int) -> tuple[automl.AutoMLResult, pd.DataFrame]:
     df = make_frame(task, n=160)
-    return automl.fit(df, "y", time_budget=30, n_trials=n_trials, frameworks=list(frameworks), verbosity=0), df
+    result = automl.fit(
+        df, "y", time_budget=30, n_trials=n_trials, frameworks=list(frameworks), verbosity=0,
+        search_options={"cv_repeats": 1},  # also when a module-scoped fixture asks first
+    )
+    return result, df
 
 
 def _fit(task: str, frameworks: list[str], n_trials: int = 3) -> tuple[automl.AutoMLResult, pd.DataFrame]:
