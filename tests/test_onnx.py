@@ -208,11 +208,12 @@ def test_catboost_native_categoricals_are_refused(tmp_path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("family", ["mlp", "realmlp", "tabm"])
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
-def test_torch_parity(task: str, tmp_path) -> None:
+def test_torch_parity(task: str, family: str, tmp_path) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("onnxscript")
-    model, X, spec = _fit("torch", "mlp", task)
+    model, X, spec = _fit("torch", family, task)
     _assert_parity(model, X, spec, tmp_path)
 
 
