@@ -7,6 +7,7 @@ mixed-precision path (forced on the CPU: no GPU here), the ensemble's averaging 
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -151,3 +152,20 @@ def test_bad_settings_name_the_argument() -> None:
     est, X, y = _pipeline("realmlp", schedule="cosine")
     with pytest.raises(ValueError, match="schedule must be one of .*got 'cosine'"):
         est.fit(X, y)
+
+
+def test_benchmark_command_scores_each_familys_best_trial(tmp_path, capsys) -> None:
+    from benchmarks import torch_families
+
+    make_frame("multiclass", n=200).drop(columns="when").to_csv(tmp_path / "toy.csv.gz", index=False)
+    entry = {"name": "toy", "file": "toy.csv.gz", "target": "y", "task": "multiclass"}
+    (tmp_path / "manifest.json").write_text(json.dumps([entry]))
+    out = tmp_path / "out.jsonl"
+    argv = ["--budget", "2", "--datasets", "toy", "--families", "mlp", "tabm", "--suite", str(tmp_path)]
+    argv += ["--out", str(out)]
+    assert torch_families.main(argv) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["family"] for r in rows] == ["mlp", "tabm"]
+    for r in rows:
+        assert r["trials"] >= 1 and r["seconds"] < 4 and r["test_logloss"] > 0 and 0 <= r["test_accuracy"] <= 1
+    assert "test_logloss" in capsys.readouterr().out
