@@ -41,6 +41,7 @@ def search_family(family: str, train: pd.DataFrame, target: str, task: str, budg
     from recommender import profile_dataset
     from search_spaces import fit_budget, get_adapter
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     adapter = get_adapter("torch")
     spec = profile_dataset(train, target).feature_spec()
     fit, val = train_test_split(

@@ -82,6 +82,8 @@ class TabMNet(nn.Module):
             width = d_block
         self.body = nn.Sequential(*layers)
         self.head = EnsembleHead(k, width, n_out)
+        #: Divides the combined classification output (post-hoc temperature scaling; 1 unless label smoothing).
+        self.register_buffer("temperature", torch.ones(()))
 
     def members(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
         x = self.inputs(x_num, x_cat).unsqueeze(1).expand(-1, self.k, -1)
@@ -92,7 +94,7 @@ class TabMNet(nn.Module):
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
         out = self.members(x_num, x_cat).float()
         if self.classification:
-            return torch.logsumexp(torch.log_softmax(out, dim=-1), dim=1) - math.log(self.k)
+            return (torch.logsumexp(torch.log_softmax(out, dim=-1), dim=1) - math.log(self.k)) / self.temperature
         return out.mean(dim=1)
 
 

@@ -265,7 +265,7 @@ class TorchTabular(BaseEstimator):
     def _epochs(self, loop: _Loop, data: tuple[Any, ...], weight: torch.Tensor | None) -> None:
         xn, xc, y_t, tr_t, va_t = data
         gen = torch.Generator(device="cpu").manual_seed(self.random_state)
-        best, best_state, bad = math.inf, None, 0
+        best, best_state, bad, best_temperature = math.inf, None, 0, 1.0
         self.truncated_, self.n_epochs_ = False, 0
         batch = max(1, min(self.batch_size, len(tr_t)))
         per_epoch = math.ceil(len(tr_t) / batch)
@@ -282,11 +282,12 @@ class TorchTabular(BaseEstimator):
             self.n_epochs_ = epoch + 1
             loop.shorten_horizon(epoch + 1)
             if va_t is not None:
-                val = self._val_loss(loop, xn[va_t], xc[va_t], y_t[va_t])
+                val, temperature = self._val_loss(loop, xn[va_t], xc[va_t], y_t[va_t])
                 if not math.isfinite(val):
                     raise FloatingPointError(f"validation loss is {val} after epoch {epoch + 1}")
                 if val < best - 1e-6:
                     best, best_state, bad = val, copy.deepcopy(loop.net.state_dict()), 0
+                    best_temperature = temperature
                 else:
                     bad += 1
                 loop.budget.emit(epoch + 1, -val)
@@ -296,6 +297,8 @@ class TorchTabular(BaseEstimator):
                 break
         if best_state is not None:
             loop.net.load_state_dict(best_state)
+        loop.net.temperature.fill_(best_temperature)
+        self.temperature_ = best_temperature
         self.best_validation_loss_ = best
         self.network_ = loop.net.eval()
 
@@ -309,13 +312,20 @@ class TorchTabular(BaseEstimator):
         loop.scaler.update()
         loop.step += 1
 
-    def _val_loss(self, loop: _Loop, xn: torch.Tensor, xc: torch.Tensor, y: torch.Tensor) -> float:
+    def _val_loss(self, loop: _Loop, xn: torch.Tensor, xc: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """The validation loss and, for a classifier trained with label smoothing (which leaves its
+        probabilities too flat), the temperature in [0.1, 10] that minimises it (post-hoc scaling)."""
         loop.net.eval()
         with torch.no_grad():
             out = self._forward_batches(loop.net, xn, xc, loop.autocast)
-        if self._classifier:
-            return float(nn.functional.cross_entropy(out, y).item())
-        return float(torch.sqrt(nn.functional.mse_loss(out[:, 0], y)).item() * self.y_std_)
+        if not self._classifier:
+            return float(torch.sqrt(nn.functional.mse_loss(out[:, 0], y)).item() * self.y_std_), 1.0
+        if self.label_smoothing <= 0:
+            return float(nn.functional.cross_entropy(out, y).item()), 1.0
+        temperatures = torch.exp(torch.linspace(math.log(0.1), math.log(10.0), 61))
+        losses = [float(nn.functional.cross_entropy(out / t, y).item()) for t in temperatures]
+        best = int(np.nanargmin(losses)) if any(math.isfinite(v) for v in losses) else 30
+        return losses[best], float(temperatures[best])
 
     def _forward_batches(self, net: nn.Module, xn: torch.Tensor, xc: torch.Tensor, autocast: Any) -> torch.Tensor:
         outs = []

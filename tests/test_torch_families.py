@@ -169,3 +169,16 @@ def test_benchmark_command_scores_each_familys_best_trial(tmp_path, capsys) -> N
     for r in rows:
         assert r["trials"] >= 1 and r["seconds"] < 4 and r["test_logloss"] > 0 and 0 <= r["test_accuracy"] <= 1
     assert "test_logloss" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_label_smoothing_is_followed_by_temperature_scaling(family: str) -> None:
+    """Label smoothing flattens probabilities; a temperature fitted on the validation split restores
+    the log loss, and it lives in the network (saved with it, and seen by the ONNX export)."""
+    est, X, y = _pipeline(family, task="multiclass", n=200, label_smoothing=0.1, max_epochs=5)
+    est.fit(X, y)
+    model = est[-1]
+    assert 0.1 - 1e-6 <= model.temperature_ <= 10.0 + 1e-6
+    assert float(model.network_.temperature) == pytest.approx(model.temperature_)
+    est.set_params(model__label_smoothing=0.0).fit(X, y)
+    assert est[-1].temperature_ == 1.0 and float(est[-1].network_.temperature) == 1.0
