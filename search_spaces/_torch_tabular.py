@@ -281,7 +281,9 @@ class TorchTabular(BaseEstimator):
                 self._step(loop, xn[idx], xc[idx], y_t[idx], weight)
             self.n_epochs_ = epoch + 1
             loop.shorten_horizon(epoch + 1)
-            if va_t is not None:
+            # A truncated epoch is not validated: that pass could overrun the deadline (TabM runs k
+            # members on every validation row); the best epoch so far (else these weights) is kept.
+            if va_t is not None and not self.truncated_:
                 val, temperature = self._val_loss(loop, xn[va_t], xc[va_t], y_t[va_t])
                 if not math.isfinite(val):
                     raise FloatingPointError(f"validation loss is {val} after epoch {epoch + 1}")
