@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,16 +18,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from search_spaces._base import read_native_meta, save_native_dir
 from search_spaces._budget import current_budget
 from search_spaces._nn_common import (
     balanced_weights,
     category_cardinalities,
     prepare_target,
-    restore_target,
-    target_meta,
     validation_split,
 )
+from search_spaces._torch_common import TorchOutputs
 
 
 def _embedding_dim(cardinality: int) -> int:
@@ -56,7 +53,7 @@ class TabularNet(nn.Module):
         return self.head(self.body(torch.cat(parts, dim=1)))
 
 
-class _TorchMLP(BaseEstimator):
+class _TorchMLP(TorchOutputs, BaseEstimator):
     #: The framework whose adapter builds this estimator (the ONNX export asks that adapter for a converter).
     framework = "torch"
     _classifier = False
@@ -213,51 +210,9 @@ class _TorchMLP(BaseEstimator):
         with torch.no_grad():
             return self._forward_batches(self.network_, xn, xc).cpu().numpy().astype(np.float64)
 
-    def predict(self, X: Any) -> np.ndarray:
-        if self._classifier:
-            return self.classes_[np.argmax(self._raw(X), axis=1)]
-        return self._raw(X)[:, 0] * self.y_std_ + self.y_mean_
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        logits = self._raw(X)
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(axis=1, keepdims=True)
-
-    # -- native persistence -------------------------------------------------------------------
-    def save_native(self, directory: str | Path) -> None:
-        """Write ``model.pt`` (the state dict) and ``model.json`` (architecture and fitted facts)."""
-
-        def meta() -> dict[str, Any]:
-            return {
-                "params": self.get_params(),
-                "n_features_in": self.n_features_in_,
-                "n_numeric": self.n_numeric_,
-                "cardinalities": self.cardinalities_,
-                "n_out": self.n_out_,
-                **target_meta(self, self._classifier),
-            }
-
-        def write(d: Path) -> None:
-            torch.save(self.network_.state_dict(), d / "model.pt")
-
-        save_native_dir(self, directory, "network_", write, meta)
-
     @classmethod
-    def load_native(cls, directory: str | Path) -> _TorchMLP:
-        """Rebuild from :meth:`save_native` output; loads tensors only (``weights_only=True``)."""
-        d, meta, target = read_native_meta(directory, (TorchMLPClassifier, TorchMLPRegressor))
-        est = target(**meta["params"])
-        est.n_features_in_ = meta["n_features_in"]
-        est.n_numeric_ = meta["n_numeric"]
-        est.cardinalities_ = meta["cardinalities"]
-        est.n_out_ = meta["n_out"]
-        restore_target(est, meta)
-        net = est._network()
-        net.load_state_dict(torch.load(d / "model.pt", map_location="cpu", weights_only=True))
-        est.network_ = net.eval()
-        est.truncated_ = False
-        return est
+    def _native_classes(cls) -> tuple[type, ...]:
+        return (TorchMLPClassifier, TorchMLPRegressor)
 
 
 class TorchMLPClassifier(ClassifierMixin, _TorchMLP):
