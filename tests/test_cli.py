@@ -47,6 +47,13 @@ def test_recommend_profile_doctor(csv: Path, capsys: pytest.CaptureFixture[str])
     assert "sklearn" in capsys.readouterr().out
 
 
+def test_recommend_refuses_a_zero_budget_instead_of_planning_for_60(
+    csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["recommend", str(csv), "--target", "y", "--time-budget", "0"]) == 2
+    assert "time_budget" in capsys.readouterr().err
+
+
 def test_dev_suite_csv(dev_suite: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = dev_suite / "penguins.csv.gz"
     assert main(["profile", str(path), "--target", "species"]) == 0

@@ -126,7 +126,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     import automl
 
     rec = automl.recommend(
-        read_table(args.data), args.target, time_budget=args.time_budget or 60.0,
+        read_table(args.data), args.target, time_budget=args.time_budget,
         frameworks=args.frameworks, task=args.task, device=args.device,
     )
     if args.json:

@@ -110,7 +110,7 @@ def _worker(p: argparse.ArgumentParser) -> None:
 def _recommend(p: argparse.ArgumentParser) -> None:
     p.add_argument("data")
     p.add_argument("--target", required=True)
-    p.add_argument("--time-budget", type=float)
+    p.add_argument("--time-budget", type=float, default=60.0, help="the budget to plan for, in seconds (default: 60)")
     p.add_argument("--frameworks", nargs="+")
     p.add_argument("--task", choices=TASK_CHOICES)
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")

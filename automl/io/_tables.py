@@ -24,8 +24,12 @@ def read_table(path: str, *, allow_empty: bool = False) -> pd.DataFrame:
     p = Path(path)
     if not p.exists():
         raise UserError(f"DATA file {path!r} does not exist")
-    if not p.is_file():
+    if p.is_dir():
         raise UserError(f"DATA {path!r} is a directory, not a file; pass a CSV, Parquet or Feather file")
+    if not p.is_file():
+        raise UserError(
+            f"DATA {path!r} is not a regular file (a device or a pipe); pass a CSV, Parquet or Feather file"
+        )
     suffixes = [s.lower() for s in p.suffixes]
     try:
         if ".parquet" in suffixes or ".pq" in suffixes:
