@@ -1,6 +1,7 @@
-"""What every torch tabular estimator shares once fitted: predictions from the network's raw
-outputs, and its native files (``model.pt`` state dict + ``model.json``), loaded with
-``weights_only=True``. The estimator gives ``_raw``, ``_network``, ``_classifier`` and ``_native_classes``."""
+"""What every torch tabular estimator shares: fit's set-up (budget, seed, threads, fitted facts),
+predictions from the network's raw outputs, and its native files (``model.pt`` state dict +
+``model.json``, loaded with ``weights_only=True``). The estimator gives ``_fit``, ``_raw``,
+``_network``, ``_classifier`` and ``_native_classes``."""
 
 from __future__ import annotations
 
@@ -11,11 +12,44 @@ import numpy as np
 import torch
 
 from search_spaces._base import read_native_meta, save_native_dir
-from search_spaces._nn_common import restore_target, target_meta
+from search_spaces._budget import current_budget
+from search_spaces._nn_common import (
+    category_cardinalities,
+    prepare_target,
+    restore_target,
+    target_meta,
+    validation_split,
+)
 
 
 class TorchOutputs:
     """Predict and persist from ``network_``; mixed into the torch estimators before BaseEstimator."""
+
+    def fit(self, X: Any, y: Any) -> Any:
+        """Train within the current fit budget on ``n_jobs`` threads (restored afterwards); see ``_fit``."""
+        budget = current_budget()
+        X = np.asarray(X, dtype=np.float64)
+        torch.manual_seed(self.random_state)
+        device = torch.device(self.device)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, self.n_jobs))
+        try:
+            self._fit(X, y, device, budget)
+        finally:
+            torch.set_num_threads(threads)
+        return self
+
+    def _fit_facts(self, X: np.ndarray, y: Any, device: torch.device) -> tuple[Any, torch.Tensor, Any, Any]:
+        """Record the fitted facts (classes, widths, cardinalities); return the encoded target, it as a
+        tensor on ``device``, and the training and validation rows."""
+        target, y_fit = prepare_target(self, y, self._classifier)
+        self.n_out_ = len(self.classes_) if self._classifier else 1
+        y_t = torch.as_tensor(y_fit, dtype=torch.long if self._classifier else torch.float32, device=device)
+        self.n_features_in_ = X.shape[1]
+        self.cardinalities_ = category_cardinalities(X, self.n_categorical)
+        self.n_numeric_ = X.shape[1] - self.n_categorical
+        tr, va = validation_split(X.shape[0], target, self.validation_fraction, self.random_state)
+        return target, y_t, tr, va
 
     def predict(self, X: Any) -> np.ndarray:
         if self._classifier:

@@ -18,12 +18,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from search_spaces._budget import current_budget
 from search_spaces._nn_common import (
     balanced_weights,
-    category_cardinalities,
-    prepare_target,
-    validation_split,
 )
 from search_spaces._torch_common import TorchOutputs
 
@@ -127,27 +123,8 @@ class _TorchMLP(TorchOutputs, BaseEstimator):
         return torch.cat(outs) if outs else torch.zeros((0, self.n_out_), device=device)
 
     # -- scikit-learn API ---------------------------------------------------------------------
-    def fit(self, X: Any, y: Any) -> _TorchMLP:
-        budget = current_budget()
-        X = np.asarray(X, dtype=np.float64)
-        torch.manual_seed(self.random_state)
-        device = torch.device(self.device)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(max(1, self.n_jobs))
-        try:
-            self._fit(X, y, device, budget)
-        finally:
-            torch.set_num_threads(threads)
-        return self
-
     def _fit(self, X: np.ndarray, y: Any, device: torch.device, budget: Any) -> None:
-        target, y_fit = prepare_target(self, y, self._classifier)
-        self.n_out_ = len(self.classes_) if self._classifier else 1
-        y_t = torch.as_tensor(y_fit, dtype=torch.long if self._classifier else torch.float32, device=device)
-        self.n_features_in_ = X.shape[1]
-        self.cardinalities_ = category_cardinalities(X, self.n_categorical)
-        self.n_numeric_ = X.shape[1] - self.n_categorical
-        tr, va = validation_split(X.shape[0], target, self.validation_fraction, self.random_state)
+        target, y_t, tr, va = self._fit_facts(X, y, device)
         xn, xc = self._split_inputs(X, device)
         net = self._network().to(device)
         opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)

@@ -56,16 +56,8 @@ def xgboost_graph(est: Any, n_features: int, width: int | None) -> Any:
             est.model_, initial_types=[("features", FloatTensorType([None, n_features]))], target_opset=opset
         )
     except Exception as e:  # onnxmltools raises bare RuntimeError/ValueError/AssertionError on what it lacks
-        reason = "its native categorical splits" if est.n_categorical else "its trees"
-        raise OnnxExportError(
-            f"onnxmltools could not convert the XGBoost model ({reason}): {e}. "
-            "Refit XGBoost with one-hot categories (categorical='onehot') and export again"
-        ) from e
-    names = [o.name for o in onx.graph.output]
-    out = "probabilities" if width is not None else "variable"
-    if out not in names:
-        out = names[-1] if width is not None else names[0]
-    return as_scores(onx, onx.graph.input[0].name, out, proba_tail(width), width)
+        raise _booster_error("XGBoost", est, e) from e
+    return _booster_scores(onx, width)
 
 
 def lightgbm_graph(est: Any, n_features: int, width: int | None) -> Any:
@@ -81,16 +73,8 @@ def lightgbm_graph(est: Any, n_features: int, width: int | None) -> Any:
             target_opset=opset, zipmap=False,
         )
     except Exception as e:  # onnxmltools raises bare RuntimeError/ValueError/AssertionError on what it lacks
-        reason = "its native categorical splits" if est.n_categorical else "its trees"
-        raise OnnxExportError(
-            f"onnxmltools could not convert the LightGBM model ({reason}): {e}. "
-            "Refit LightGBM with one-hot categories (categorical='onehot') and export again"
-        ) from e
-    names = [o.name for o in onx.graph.output]
-    out = "probabilities" if width is not None else "variable"
-    if out not in names:
-        out = names[-1] if width is not None else names[0]
-    return as_scores(onx, onx.graph.input[0].name, out, proba_tail(width), width)
+        raise _booster_error("LightGBM", est, e) from e
+    return _booster_scores(onx, width)
 
 
 def _float32_thresholds(booster: Any) -> Any:
@@ -215,3 +199,21 @@ def keras_graph(est: Any, n_features: int, width: int | None) -> Any:
         return g.op("Div", [clipped, g.op("Max", [total, g.const(np.array(1e-12, np.float32))])])
 
     return as_scores(onx, x_name, y_name, tail, width)
+
+
+def _booster_error(name: str, est: Any, error: Exception) -> OnnxExportError:
+    """What onnxmltools could not convert in a booster, and the refit that avoids it."""
+    reason = "its native categorical splits" if est.n_categorical else "its trees"
+    return OnnxExportError(
+        f"onnxmltools could not convert the {name} model ({reason}): {error}. "
+        f"Refit {name} with one-hot categories (categorical='onehot') and export again"
+    )
+
+
+def _booster_scores(onx: Any, width: int | None) -> Any:
+    """The converted booster's probability (classification) or value (regression) output as scores."""
+    names = [o.name for o in onx.graph.output]
+    out = "probabilities" if width is not None else "variable"
+    if out not in names:
+        out = names[-1] if width is not None else names[0]
+    return as_scores(onx, onx.graph.input[0].name, out, proba_tail(width), width)
