@@ -67,6 +67,25 @@ def test_ensemble_candidates_keep_several_model_families() -> None:
     assert {e.model for e in candidates.entries.values()} == {"lightgbm/gbdt", "sklearn/linear"}
 
 
+def test_the_best_trial_of_every_family_stays_a_candidate_however_weak() -> None:
+    """A network that never wins alone must still reach ensemble selection (it may add diversity)."""
+    from automl.search._best import ENSEMBLE_CANDIDATES, Candidates
+
+    candidates = Candidates()
+    candidates.remember(0, 0.70, np.zeros(3), 0.1, "torch/tabm")  # first, and weaker than all that follow
+    candidates.remember(1, 0.65, np.zeros(3), 0.1, "torch/tabm")
+    families = ["xgboost/gbtree", "lightgbm/gbdt", "catboost/catboost", "sklearn/hgb", "sklearn/forest"]
+    number = 2
+    for family in families:
+        for k in range(5):
+            candidates.remember(number, 0.9 + k / 100, np.zeros(3), 0.1, family)
+            number += 1
+    kept = candidates.entries
+    assert len(kept) == ENSEMBLE_CANDIDATES
+    assert 0 in kept and 1 not in kept  # the network family's best stays, its second best does not
+    assert {e.model for e in kept.values()} == {"torch/tabm", *families}
+
+
 def test_the_result_says_why_no_ensemble_replaced_the_best_model(monkeypatch) -> None:
     import automl.search._ensemble
 

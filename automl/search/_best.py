@@ -60,7 +60,8 @@ class OutOfFold:
 
 @dataclass
 class Candidates:
-    """The ensemble candidates by trial number: the best trials, a few of each model family."""
+    """The ensemble candidates by trial number: the best trials, a few of each model family, and
+    always the best trial of every family (up to ``ENSEMBLE_CANDIDATES`` families)."""
 
     entries: dict[int, OutOfFold] = field(default_factory=dict)
 
@@ -75,7 +76,17 @@ class Candidates:
         if len(same) > ENSEMBLE_PER_MODEL:
             del oof[min(same, key=lambda n: oof[n].value)]
         if len(oof) > ENSEMBLE_CANDIDATES:
-            del oof[min(oof, key=lambda n: oof[n].value)]
+            # The best trial of each family stays: a network or a forest that never wins alone
+            # is what ensemble selection has to average with the boosted trees (diversity).
+            leaders = {max(same_model, key=lambda n: oof[n].value) for same_model in self._by_model().values()}
+            evictable = [n for n in oof if n not in leaders] or list(oof)
+            del oof[min(evictable, key=lambda n: oof[n].value)]
+
+    def _by_model(self) -> dict[str, list[int]]:
+        groups: dict[str, list[int]] = {}
+        for n, e in self.entries.items():
+            groups.setdefault(e.model, []).append(n)
+        return groups
 
     def best_per_model(self, count: int) -> list[OutOfFold]:
         """The best trial of each of the ``count`` best model families."""
