@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-slow test-all docs docs-notebooks lint bench bench-ablation bench-dev bench-networks peers clean \
-	bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-isolation
+	bench-networks-value bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-isolation
 
 install: $(STAMP)
 
@@ -53,6 +53,12 @@ bench-dev: install
 bench-networks: install
 	$(BIN)/python -m benchmarks.dev_suite --budget 120 --datasets adult california_houses mfeat_factors \
 		--frameworks sklearn xgboost keras torch --out benchmarks/results/networks_120s.jsonl
+
+# Issue 20: this project with and without the networks, same invocation, every dev-suite dataset
+# (2 x 13 runs: about 30 minutes at the default 60 s; BUDGET=300 for the acceptance run, about 2.3 hours).
+BUDGET ?= 60
+bench-networks-value: install
+	$(BIN)/python -m benchmarks.networks_value --budget $(BUDGET) $(ARGS)
 
 # Issue 5: the peers (FLAML, AutoGluon) live in virtual environments of their own, never in the
 # product's dependencies. FLAML 2.7 pins xgboost<3, which needs scikit-learn<1.8; AutoGluon takes

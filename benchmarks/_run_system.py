@@ -44,6 +44,7 @@ def run_automl(
     if result.ensemble:
         out["ensemble"] = [f"{m['framework']}/{m['model']}:{m['weight']}" for m in result.ensemble]
     out["trials"] = int(len(result.leaderboard))
+    out["trials_by_framework"] = {str(k): int(v) for k, v in result.leaderboard.framework.value_counts().items()}
     if task == "regression":
         out["pred"] = result.predict(features)
     else:

@@ -166,3 +166,26 @@ def test_allocation_benchmark_measures_time_to_99_percent_of_the_final_score():
     assert constant_score("roc_auc", y) == 0.5
     assert constant_score("neg_log_loss", y) == pytest.approx(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
     assert constant_score("neg_root_mean_squared_error", pd.Series([1.0, 3.0])) == -1.0
+
+
+def test_networks_value_report_counts_networks_in_the_final_model(tmp_path):
+    from benchmarks import networks_value
+
+    rows = [
+        {**_row("automl", "a", "binary", 0.90, 50), "best": "ensemble",
+         "ensemble": ["xgboost/gbtree:0.5", "torch/tabm:0.5"], "trials_by_framework": {"xgboost": 9, "torch": 3}},
+        {**_row("no-networks", "a", "binary", 0.85, 50), "best": "xgboost"},
+        {**_row("automl", "b", "binary", 0.80, 50), "best": "keras", "trials_by_framework": {"keras": 2}},
+        {**_row("no-networks", "b", "binary", 0.80, 50), "best": "sklearn"},
+        {**_row("automl", "c", "binary", 0.70, 80), "best": "sklearn",
+         "ensemble": ["sklearn/forest:0.5", "xgboost/gbtree:0.5"]},
+        {**_row("no-networks", "c", "binary", 0.75, 50), "best": "xgboost"},
+    ]
+    path = tmp_path / "networks_value_60s.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    text = networks_value.render(path)
+    assert "| a | 1.0000 | 0.8750 | +0.1250 | yes | 3 |" in text
+    assert "| b | 1.0000 | 1.0000 | +0.0000 | yes | 2 |" in text
+    assert "| c | 0.8000 | 1.0000 | -0.2000 | no | 0 |" in text
+    assert "a network is part of the final model on 2 of 3 datasets" in text
+    assert "time promise kept: automl 2/3, no-networks 3/3" in text
