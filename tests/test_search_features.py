@@ -228,3 +228,39 @@ def test_the_first_trial_is_the_baseline_an_adapter_names(monkeypatch):
     assert (first["framework"], first["sklearn.family"]) == ("sklearn", "hgb")
     monkeypatch.setattr(SklearnAdapter, "baseline_family", None)
     assert first_trial()["framework"] == "xgboost"
+
+
+def test_each_fold_of_a_trial_gets_an_equal_share_of_the_time_left() -> None:
+    """A network (or booster) stops at its fold's share, so the first fold cannot eat the whole trial."""
+    import time
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.base import BaseEstimator, RegressorMixin
+    from sklearn.metrics import get_scorer
+
+    from automl.search._folds import fit_folds
+    from search_spaces._budget import current_budget
+
+    seen: list[float] = []
+
+    class RecordsItsDeadline(RegressorMixin, BaseEstimator):
+        def fit(self, X, y):
+            seen.append(current_budget().seconds_left())
+            self.mean_ = float(np.mean(y))
+            return self
+
+        def predict(self, X):
+            return np.full(len(X), self.mean_)
+
+    X = pd.DataFrame({"a": np.arange(40.0)})
+    y = pd.Series(np.arange(40.0))
+    splits = [(np.arange(40)[np.arange(40) % 4 != k], np.arange(40)[np.arange(40) % 4 == k]) for k in range(4)]
+    result = fit_folds(
+        RecordsItsDeadline(), X, y, splits, get_scorer("neg_root_mean_squared_error"),
+        deadline=time.monotonic() + 40.0, report=None, n_threads=1, classes=None, keep_oof=False, metric_name="rmse",
+    )
+    assert len(result.scores) == 4 and not result.truncated
+    # 40 s left over 4 folds: the first may use ~10 s, and what a fold leaves unused passes on.
+    assert seen[0] == pytest.approx(10.0, abs=0.5)
+    assert seen[1] == pytest.approx(40.0 / 3, abs=0.5) and seen[3] == pytest.approx(40.0, abs=0.5)

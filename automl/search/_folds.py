@@ -73,7 +73,8 @@ def fit_folds(
     keep_oof: bool,
     metric_name: str,
 ) -> FoldsResult:
-    """Fit a clone of ``estimator`` per split under ``deadline`` (monotonic) and score it.
+    """Fit a clone of ``estimator`` per split under ``deadline`` (monotonic) and score it; each
+    fold's fit may use an equal share of the time left (iterative fits stop there, marked truncated).
 
     The first split's fit reports intermediate scores to ``report`` (which may raise
     ``optuna.TrialPruned``); folds after the deadline are skipped and the result is marked
@@ -90,7 +91,11 @@ def fit_folds(
     started = time.monotonic()
     for k, (tr, va) in enumerate(splits):
         model = clone(estimator)
-        with fit_budget(deadline, report if k == 0 else None), threadpool_limits(limits=n_threads), quiet_folds():
+        # Each fold gets an equal share of the time left, so that an iterative fit (a network, a
+        # booster) cannot spend the whole trial on its first fold and leave the others unfitted.
+        now = time.monotonic()
+        fold_deadline = now + max(deadline - now, 0.0) / (len(splits) - k)
+        with fit_budget(fold_deadline, report if k == 0 else None), threadpool_limits(limits=n_threads), quiet_folds():
             model.fit(X.iloc[tr], y.iloc[tr])
             score = float(scorer(model, X.iloc[va], y.iloc[va]))
             if keep_oof:
