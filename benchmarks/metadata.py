@@ -18,6 +18,15 @@ Once a dataset's frameworks have all run, its normalised test scores are (re)wri
 ``(s - constant) / (best framework here - constant)``, clipped at 0. The raw scores stay, so
 :func:`load_runs` can recompute them.
 
+``--rerun FW`` replaces a framework's rows made when its adapter offered other model families (each
+line records ``families``, those the adapter searches on that data, and ``families_tried``, those
+its trials fitted): such rows move to ``metadata_runs_superseded.jsonl`` (their trial and CV lines
+stay where they are and are ignored, as they belong to no run of the table) and the framework runs
+again on those datasets. A rerun on other hardware than the replaced rows keeps its own
+``hardware`` and ``hardware_id`` and names the replaced rows' hardware in ``normalise_hardware_id``,
+so that its scores are normalised against the other frameworks on the same dataset (the scores are
+comparable; the seconds are this machine's).
+
 Resumable: a (dataset, framework) pair already in the table for the same budget and hardware id
 is skipped, a failed one too (``--retry-failed`` runs those again). ``--minutes`` stops starting
 new datasets after that long, so the table grows in slices; a partial run is a prefix of the full
@@ -29,6 +38,7 @@ average), so run it alone on the machine. POSIX only (the runs are forked).
     python -m benchmarks.metadata --minutes 30                     # a slice; run it again to go on
     python -m benchmarks.metadata --pool DIR --datasets 10         # any folder with a manifest.json
     python -m benchmarks.metadata --list                           # the planned datasets, nothing run
+    python -m benchmarks.metadata --frameworks torch --rerun torch # torch again, with its new families
 """
 
 from __future__ import annotations
@@ -103,6 +113,7 @@ RUN_FIELDS = (
     "seconds_per_trial_mean", "seconds_per_trial_median", "fold_seconds_median", "fit_wall_seconds",
     "predict_seconds", "run_wall_seconds", "overhead_seconds", "baseline_mb", "peak_mb", "maxrss_mb",
     "peak_threads", "rule_based", "messages", "automl_commit", "code_dirty", "versions", "date", "command",
+    "families", "families_tried", "normalise_hardware_id", "supersedes",
 )
 #: Columns :func:`join_cv` adds to the run table.
 CV_COLUMNS = ("cv_score", "cv_constant", "cv_folds", "normalised_cv")
@@ -256,6 +267,7 @@ def _summarise(result: Any, framework: str, train: pd.DataFrame, task: str) -> d
             "score": round(cand.score, 4), "seconds_per_trial": round(cand.seconds_per_trial, 4),
             "seconds_per_fit": round(cand.seconds_per_fit, 4), "device": cand.device},
         "messages": [str(m)[:200] for m in result.messages[:5]],
+        "families_tried": list(dict.fromkeys(t["family"] for t in trials if t["family"])),
         "trials": trials,
     }
 
@@ -420,6 +432,46 @@ def _key(r: Mapping[str, Any]) -> tuple:
     return r["pool"], r["dataset"], r["framework"], float(r["budget"]), r["hardware_id"]
 
 
+def _norm_key(r: Mapping[str, Any]) -> tuple:
+    """The rows a run is normalised with: same dataset and budget, same hardware (or the hardware of
+    the rows a rerun replaced, :data:`normalise_hardware_id`)."""
+    return r["pool"], r["dataset"], float(r["budget"]), r.get("normalise_hardware_id") or r["hardware_id"]
+
+
+def families_of(framework: str, task: str, train_rows: int) -> list[str] | None:
+    """The model families ``framework``'s adapter searches on ``train_rows`` rows of ``task`` (None if unknown)."""
+    from search_spaces import adapter_names, get_adapter
+    from search_spaces._spec import FeatureSpec
+
+    if framework not in adapter_names():
+        return None
+    return list(get_adapter(framework).families(FeatureSpec(task=task, n_rows=int(train_rows))))  # type: ignore[arg-type]
+
+
+def superseded_path(runs: Path) -> Path:
+    """Where ``--rerun`` keeps the rows it replaced."""
+    return runs.with_name(runs.stem + "_superseded" + runs.suffix)
+
+
+def supersede(out: Path, frameworks: Iterable[str]) -> dict[tuple, dict[str, Any]]:
+    """Move the rows of ``frameworks`` whose ``families`` differ from what the adapter offers now to
+    :func:`superseded_path`; returns every superseded row (earlier calls' too) by (pool, dataset,
+    framework, budget)."""
+    archive = superseded_path(out)
+    rows, keep, moved = _read(out), [], []
+    fws = set(frameworks)
+    for r in rows:
+        stale = r["framework"] in fws and r.get("families") != families_of(r["framework"], r["task"],
+                                                                            r.get("train_rows") or 0)
+        (moved if stale else keep).append(r)
+    if moved:
+        stamp = datetime.date.today().isoformat()
+        _append(archive, [{**r, "superseded": stamp} for r in moved])
+        _rewrite(out, normalise(keep))
+        print(f"--rerun: {len(moved)} row(s) of {', '.join(sorted(fws))} moved to {archive}", flush=True)
+    return {(r["pool"], r["dataset"], r["framework"], float(r["budget"])): r for r in _read(archive)}
+
+
 def normalise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Fill ``best_test_score`` and ``normalised_score`` per (pool, dataset, budget, hardware).
 
@@ -428,7 +480,7 @@ def normalise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r["pool"], r["dataset"], float(r["budget"]), r["hardware_id"]), []).append(r)
+        groups.setdefault(_norm_key(r), []).append(r)
     for members in groups.values():
         ok = [r for r in members if r["status"] == "ok" and r.get("test_score") is not None
               and math.isfinite(r["test_score"])]
@@ -475,7 +527,7 @@ def join_cv(rows: list[dict[str, Any]], cv_rows: list[dict[str, Any]]) -> list[d
         r.update(cv_score=None if c is None else c["cv_score"], cv_constant=None if c is None else c["cv_constant"],
                  cv_folds=None if c is None else c["cv_folds"], normalised_cv=None)
         if c is not None and math.isfinite(c["cv_score"]):
-            groups.setdefault((r["pool"], r["dataset"], float(r["budget"]), r["hardware_id"]), []).append(r)
+            groups.setdefault(_norm_key(r), []).append(r)
     for members in groups.values():
         sign = 1.0 if members[0]["higher_is_better"] else -1.0
         best = max((r["cv_score"] for r in members), key=lambda s: sign * s)
@@ -517,13 +569,16 @@ def _append(path: Path, rows: Iterable[Mapping[str, Any]], fields: tuple[str, ..
 
 
 def build(entries: list[dict[str, Any]], frameworks: list[str], budget: float, *, pool: Path, out: Path,
-          minutes: float | None = None, retry_failed: bool = False, command: str | None = None) -> int:
+          minutes: float | None = None, retry_failed: bool = False, command: str | None = None,
+          rerun: Iterable[str] = ()) -> int:
     """Run every pending (dataset, framework) pair, appending to ``out``; returns runs done.
 
-    ``command`` is stored on each line: the command line that (re)built it."""
+    ``command`` is stored on each line: the command line that (re)built it. ``rerun``: frameworks
+    whose rows made with other model families are superseded first (:func:`supersede`)."""
     hw = hardware_info()
     pool_name = Path(pool).resolve().name
     out.parent.mkdir(parents=True, exist_ok=True)
+    replaced = supersede(out, rerun) if rerun else {}
     trials_out = trials_path(out)
     existing = _read(out)
     done = {_key(r) for r in existing if r["status"] == "ok" or not retry_failed}
@@ -579,7 +634,13 @@ def build(entries: list[dict[str, Any]], frameworks: list[str], budget: float, *
             run_id = uuid.uuid4().hex[:12]
             trials = res.pop("trials", [])
             record = {**base, "run_id": run_id, "framework": fw, "load_before": load, "nice": os.nice(0),
-                      "versions": _versions(fw), "reason": None, **res}
+                      "versions": _versions(fw), "reason": None, **res,
+                      "families": families_of(fw, task, len(train))}
+            old = replaced.get((pool_name, entry["name"], fw, float(budget)))
+            if old is not None:
+                record["supersedes"] = old["run_id"]
+                if old["hardware_id"] != hw["hardware_id"]:
+                    record["normalise_hardware_id"] = old.get("normalise_hardware_id") or old["hardware_id"]
             if res["status"] == "ok":
                 record["test_score"] = res["test"][base["metric"]]
                 keys = {"run_id": run_id, "pool": pool_name, "dataset": entry["name"], "framework": fw,
@@ -622,6 +683,9 @@ def main(argv: list[str] | None = None) -> int:
                         "trials go beside it")
     parser.add_argument("--minutes", type=float, default=None, help="start no new dataset after this long")
     parser.add_argument("--retry-failed", action="store_true", help="run failed pairs again")
+    parser.add_argument("--rerun", nargs="+", default=(), metavar="FW",
+                        help="replace these frameworks' rows made with other model families (moved to "
+                        f"{superseded_path(RUNS).name}) and run them again")
     parser.add_argument("--list", action="store_true", help="print the planned datasets and exit")
     args = parser.parse_args(argv)
     # A plain `kill` unwinds like Ctrl-C, so the running fit's process is stopped too.
@@ -637,6 +701,8 @@ def main(argv: list[str] | None = None) -> int:
         for e in entries:
             print(e["name"], e["task"], e["rows"], e["features"], group_of(e["name"]))
         return 0
+    if set(args.rerun) - set(args.frameworks or DEFAULT_FRAMEWORKS):
+        parser.error(f"--rerun {' '.join(args.rerun)}: name only frameworks that run (add them to --frameworks)")
     frameworks, missing = installed_frameworks(args.frameworks or DEFAULT_FRAMEWORKS)
     if missing:
         print(f"not installed, skipped: {', '.join(missing)}", flush=True)
@@ -646,7 +712,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     command = "python -m benchmarks.metadata " + " ".join(sys.argv[1:] if argv is None else argv)
     n = build(entries, frameworks, args.budget, pool=args.pool, out=args.out, minutes=args.minutes,
-              retry_failed=args.retry_failed, command=command.strip())
+              retry_failed=args.retry_failed, command=command.strip(), rerun=args.rerun)
     print(f"{n} runs in {(time.monotonic() - started) / 60:.1f} min; table: {args.out}", flush=True)
     return 0
 
