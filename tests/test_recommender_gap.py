@@ -1,0 +1,78 @@
+"""The gap closed between the single best solver and the oracle, and its paired bootstrap interval."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks.recommender_gap import Pick, bootstrap_gap, figures, gap_closed, ships, table_lines
+
+
+def _table() -> tuple[list[Pick], list[Pick], list[Pick]]:
+    """Six datasets in four groups: the oracle's best, the SBS's and a ranker's choice on each."""
+    best = [1.0, 0.9, 0.8, 1.0, 0.7, 0.95]
+    sbs = [0.9, 0.9, 0.6, 0.95, 0.5, 0.95]  # regrets 0.1, 0, 0.2, 0.05, 0.2, 0 -> mean 0.0917
+    mine = [1.0, 0.85, 0.8, 0.95, 0.6, 0.95]  # regrets 0, 0.05, 0, 0.05, 0.1, 0 -> mean 0.0333
+    groups = ["a", "a", "b", "c", "d", "d"]
+
+    def picks(chosen: list[float]) -> list[Pick]:
+        return [Pick(g, b, c, max(b - 0.01, c)) for g, b, c in zip(groups, best, chosen, strict=True)]
+
+    return picks(sbs), picks(mine), picks(best)
+
+
+def test_gap_closed_is_zero_at_the_sbs_one_at_the_oracle_and_negative_below_the_sbs() -> None:
+    assert gap_closed(0.1, 0.1) == 0.0
+    assert gap_closed(0.1, 0.0) == 1.0
+    assert gap_closed(0.1, 0.05) == pytest.approx(0.5)
+    assert gap_closed(0.1, 0.15) == pytest.approx(-0.5)
+    assert math.isnan(gap_closed(0.0, 0.0))  # no gap to close
+
+
+def test_a_ranker_equal_to_the_oracle_closes_all_of_the_gap_and_one_equal_to_the_sbs_none() -> None:
+    sbs, mine, oracle = _table()
+    as_oracle = figures(oracle, sbs, 0.005)
+    assert as_oracle["gap_closed"] == 1.0 and as_oracle["gap_low"] == as_oracle["gap_high"] == 1.0
+    assert as_oracle["regret"] == 0.0 and as_oracle["top1"] == 1.0 and ships(as_oracle)
+    as_sbs = figures(sbs, sbs, 0.005)
+    assert as_sbs["gap_closed"] == 0.0 and as_sbs["gap_low"] == as_sbs["gap_high"] == 0.0 and not ships(as_sbs)
+    row = figures(mine, sbs, 0.005)
+    assert row["regret"] == pytest.approx(0.2 / 6)
+    assert row["gap_closed"] == pytest.approx(1 - (0.2 / 6) / (0.55 / 6))
+    assert row["top1"] == pytest.approx(3 / 6) and row["top2"] >= row["top1"]
+    assert row["datasets"] == 6 and row["groups"] == 4
+
+
+def test_the_bootstrap_resamples_groups_paired_and_is_reproducible() -> None:
+    sbs, mine, _ = _table()
+    low, high, dropped = bootstrap_gap(sbs, mine, resamples=500, seed=1)
+    assert (low, high, dropped) == bootstrap_gap(sbs, mine, resamples=500, seed=1)  # fixed seed
+    assert low <= gap_closed(0.55 / 6, 0.2 / 6) <= high and low < high
+    # By hand: every resample's gap from the group sums of the same draws.
+    s, m = np.array([0.1, 0.2, 0.05, 0.2]), np.array([0.05, 0.0, 0.05, 0.1])
+    draws = np.random.default_rng(1).integers(0, 4, size=(500, 4))
+    gaps = [1 - m[d].sum() / s[d].sum() for d in draws]
+    assert (low, high) == pytest.approx(tuple(np.percentile(gaps, [5, 95])))
+    assert dropped == 0
+
+
+def test_resamples_where_the_sbs_has_no_regret_are_dropped_and_mismatched_picks_refused() -> None:
+    sbs = [Pick("a", 1.0, 1.0, 1.0), Pick("b", 1.0, 0.5, 0.5)]
+    mine = [Pick("a", 1.0, 1.0, 1.0), Pick("b", 1.0, 1.0, 1.0)]
+    low, high, dropped = bootstrap_gap(sbs, mine, resamples=200, seed=0)
+    assert low == high == 1.0 and 0 < dropped < 200  # draws of group "a" alone leave no gap
+    with pytest.raises(ValueError, match="same datasets"):
+        bootstrap_gap(sbs, mine[:1])
+
+
+def test_the_table_marks_what_ships_and_the_references() -> None:
+    sbs, mine, oracle = _table()
+    rows = {"mine": figures(mine, sbs, 0.005), "always the best on average": figures(sbs, sbs, 0.005),
+            "oracle": figures(oracle, sbs, 0.005)}
+    lines = table_lines(rows, "always the best on average")
+    assert lines[0].startswith("| ranking | datasets | mean regret | gap closed (SBS 0%, oracle 100%) | 90% interval")
+    assert "| always the best on average (SBS) |" in lines[3] and "(reference)" in lines[3]
+    assert "(reference)" in lines[4]
+    assert lines[2].endswith("| yes |" if ships(rows["mine"]) else "| no |")
