@@ -273,7 +273,7 @@ def build_result(p: Prepared, outcome: SearchOutcome, started: float, time_budge
         feature_dtypes={str(c): str(p.X[c].dtype) for c in p.X.columns},
         feature_kinds={c.name: c.kind for c in p.profile.columns if c.name in p.spec.columns},
         feature_categories=_categories(p.X, p.spec.categorical + p.spec.boolean),
-        validation=p.resampling.describe(),
+        validation=outcome.validation or p.resampling.describe(),
         refit=refit,
         elapsed_seconds=time.monotonic() - started,
         time_budget=time_budget,

@@ -302,6 +302,7 @@ SEARCH_OPTIONS = {
     "pruner": ("sha", "median", "none"),
     "allocation": ("cost", "uniform", "sampler"),
     "subsample": (True, False),
+    "bagging": (True, False),
     "cv_repeats": (1, 2, 3, 4, 5),
     "isolation": ("none", "process"),
 }
@@ -335,7 +336,7 @@ def check_search_options(options: Any, ensemble: Any) -> dict[str, Any]:
             known = ", ".join([*SEARCH_OPTIONS, *NUMERIC_OPTIONS])
             raise InputError(f"search_options: unknown key {key!r}; known keys: {known}")
         allowed = SEARCH_OPTIONS[key]
-        wrong_type = isinstance(value, bool) != (key in ("portfolio", "subsample"))
+        wrong_type = isinstance(value, bool) != (key in ("portfolio", "subsample", "bagging"))
         if value not in allowed or wrong_type:
             raise InputError(f"search_options[{key!r}] must be one of {list(allowed)}, got {value!r}")
         out[key] = value

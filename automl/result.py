@@ -270,9 +270,19 @@ class AutoMLResult:
         return export_onnx(
             self.best_model, path, feature_columns=self.feature_columns, feature_dtypes=self.feature_dtypes,
             task=self.task, classes=self.classes_,
-            # The framework's adapter chooses the converter: one name per ensemble member.
-            framework=[m["framework"] for m in self.ensemble] if self.ensemble else self.best_framework,
+            # The framework's adapter chooses the converter: one name per member (each fold of a bag).
+            framework=self._member_frameworks(),
         )
+
+    def _member_frameworks(self) -> str | list[str]:
+        """The framework of each of the best model's members, in order: ensemble members (each
+        k-fold bag's folds in turn), a single bag's folds, or the one framework."""
+        if self.ensemble:
+            return [m["framework"] for m in self.ensemble for _ in range(int(m.get("folds", 1)))]
+        members = getattr(self.best_model, "members", None)
+        if isinstance(members, list):
+            return [self.best_framework] * len(members)
+        return self.best_framework
 
     def plot_history(self, ax: Any = None) -> Any:
         """Score of every finished trial against time, coloured by framework, with the running best."""

@@ -56,6 +56,8 @@ class OutOfFold:
     pred: np.ndarray
     fold_seconds: float
     model: str
+    #: With k-fold bagging: the trial's bag (its fold models averaged), which needs no refit.
+    bag: Any = None
 
 
 @dataclass
@@ -68,10 +70,13 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def remember(self, number: int, value: float, pred: np.ndarray, fold_seconds: float, model: str) -> None:
-        """Keep a trial's out-of-fold predictions if it is among the best of its model and of all."""
+    def remember(
+        self, number: int, value: float, pred: np.ndarray, fold_seconds: float, model: str, bag: Any = None
+    ) -> None:
+        """Keep a trial's out-of-fold predictions (and its bag, if any) if it is among the best of its
+        model and of all."""
         oof = self.entries
-        oof[number] = OutOfFold(value, pred, fold_seconds, model)
+        oof[number] = OutOfFold(value, pred, fold_seconds, model, bag)
         same = [n for n, e in oof.items() if e.model == model]
         if len(same) > ENSEMBLE_PER_MODEL:
             del oof[min(same, key=lambda n: oof[n].value)]

@@ -129,3 +129,22 @@ class WeightedEnsemble(BaseEstimator):
         if self._is_classifier():
             return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
         return sum(w * m.predict(X) for m, w in zip(self.members, self.weights, strict=True))  # type: ignore[arg-type,return-value]
+
+
+def bag(models: list[Any]) -> WeightedEnsemble:
+    """A k-fold bag: the fold models, fitted already, averaged with equal weights."""
+    ensemble = WeightedEnsemble(members=list(models), weights=[1.0 / len(models)] * len(models))
+    ensemble.fitted_ = True
+    return ensemble
+
+
+def flatten(bags: list[WeightedEnsemble], weights: list[float]) -> WeightedEnsemble:
+    """A weighted ensemble of bags as one weighted ensemble of their fold models (one level, so that
+    saving, loading and ONNX export see plain members)."""
+    members, flat = [], []
+    for b, w in zip(bags, weights, strict=True):
+        members += list(b.members or [])
+        flat += [w * m for m in b.weights or []]
+    ensemble = WeightedEnsemble(members=members, weights=flat)
+    ensemble.fitted_ = True
+    return ensemble

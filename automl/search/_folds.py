@@ -32,6 +32,8 @@ class FoldsResult:
     first_model: Any = None
     #: Out-of-fold predictions in split order (``None`` when not kept or not aligned).
     oof: list[np.ndarray | None] = field(default_factory=list)
+    #: Every fold's fitted model, in split order (kept for k-fold bagging only).
+    models: list[Any] = field(default_factory=list)
 
     @property
     def value(self) -> float:
@@ -72,19 +74,22 @@ def fit_folds(
     classes: np.ndarray | None,
     keep_oof: bool,
     metric_name: str,
+    keep_models: bool = False,
 ) -> FoldsResult:
     """Fit a clone of ``estimator`` per split under ``deadline`` (monotonic) and score it; each
     fold's fit may use an equal share of the time left (iterative fits stop there, marked truncated).
 
     The first split's fit reports intermediate scores to ``report`` (which may raise
     ``optuna.TrialPruned``); folds after the deadline are skipped and the result is marked
-    truncated. A non-finite score raises ``ValueError``: the trial fails with that reason.
+    truncated. A non-finite score raises ``ValueError``: the trial fails with that reason. With
+    ``keep_models`` every fold's model is kept (a k-fold bag), else only the first.
     """
     from sklearn.base import clone
     from threadpoolctl import threadpool_limits
 
     scores: list[float] = []
     oof: list[np.ndarray | None] = []
+    models: list[Any] = []
     truncated = False
     first_model = None
     first_seconds = 0.0
@@ -103,6 +108,8 @@ def fit_folds(
         if not math.isfinite(score):
             raise ValueError(f"the {metric_name} score is {score} (non-finite predictions)")
         scores.append(score)
+        if keep_models:
+            models.append(model)
         truncated = truncated or bool(getattr(model[-1] if hasattr(model, "steps") else model, "truncated_", False))
         if k == 0:
             first_model = model
@@ -110,4 +117,4 @@ def fit_folds(
         if time.monotonic() >= deadline and k + 1 < len(splits):
             truncated = True
             break
-    return FoldsResult(scores, truncated, time.monotonic() - started, first_seconds, first_model, oof)
+    return FoldsResult(scores, truncated, time.monotonic() - started, first_seconds, first_model, oof, models)

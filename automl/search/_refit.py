@@ -78,6 +78,8 @@ class Refitter:
             mine.fold_seconds = float(best.user_attrs.get("fold_seconds", 0.0))
             mine.number = best.number
         model = mine.model if own is not None and own.number == best.number else None
+        if self.plan.bagged and model is not None:
+            return self._finish_bagged(study, best, model, interrupted)
         left = self.plan.refit_seconds_left()
         needed = self.plan.refit_estimate()
         if model is None and own is not None and (interrupted or needed > left):
@@ -109,6 +111,18 @@ class Refitter:
             left = needed * 2 + 1
         outcome, refitted = self._refit(study, best, model, rows, left, needed, interrupted)
         if refitted and self.settings.ensemble and not interrupted and rows is None:
+            self._ensemble(study, outcome)
+        return outcome
+
+    def _finish_bagged(
+        self, study: optuna.Study, best: optuna.trial.FrozenTrial, model: Any, interrupted: bool
+    ) -> SearchOutcome:
+        """k-fold bagging: the best trial's bag is the final model as it is; an ensemble of bags may replace it."""
+        k = len(model.members)
+        refit = f"no refit: the final model averages trial {best.number}'s {k} fold models (k-fold bagging)"
+        logger.info(refit)
+        outcome = SearchOutcome(study, best, model, config_of(best), refit, interrupted, bag_folds=k)
+        if self.settings.ensemble and not interrupted:
             self._ensemble(study, outcome)
         return outcome
 
@@ -189,6 +203,9 @@ class Refitter:
             )
             return
         trials = {n: study.trials[n] for n in weights}
+        if self.plan.bagged:
+            self._adopt_bags(outcome, weights, trials, score)
+            return
         # The best trial's model is already refitted on all rows: only the other members cost time.
         # (Counting it too once dropped a better ensemble on california_houses at 300 s: ~6.6 s
         # "needed" with 6.1 s left, of which the best model's ~3.3 s was already spent.)
@@ -244,20 +261,43 @@ class Refitter:
             members.append(est)
         return members
 
+    def _adopt_bags(
+        self, outcome: SearchOutcome, weights: dict[int, float], trials: dict[int, optuna.trial.FrozenTrial],
+        score: float,
+    ) -> None:
+        """The chosen trials' bags averaged with their weights: one flat ensemble of fold models, no refit."""
+        from automl.search._ensemble import flatten
+
+        bags = [self.candidates.entries[n].bag for n in weights]
+        if any(b is None for b in bags):
+            outcome.refit += "; no ensemble: a chosen trial's fold models were not kept"
+            return
+        folds = {n: len(b.members) for n, b in zip(weights, bags, strict=True)}
+        self._adopt(outcome, flatten(bags, list(weights.values())), weights, trials, score, folds)
+        outcome.refit = (
+            f"ensemble of {len(bags)} bagged trials ({sum(folds.values())} fold models averaged), no refit"
+        )
+        logger.info("%s: %s=%.5g", outcome.refit, self.metric.display_name, self.metric.display(score))
+
     @staticmethod
     def _adopt(
-        outcome: SearchOutcome, members: list[Any], weights: dict[int, float],
-        trials: dict[int, optuna.trial.FrozenTrial], score: float,
+        outcome: SearchOutcome, members: Any, weights: dict[int, float],
+        trials: dict[int, optuna.trial.FrozenTrial], score: float, folds: dict[int, int] | None = None,
     ) -> None:
+        """Make the ensemble the final model: ``members`` (refitted pipelines, one per trial) or, with
+        ``folds`` (each trial's fold count), the flat ensemble of the trials' bags."""
         from automl.search._ensemble import WeightedEnsemble
 
-        ensemble = WeightedEnsemble(members=members, weights=list(weights.values()))
-        ensemble.fitted_ = True
+        if folds is None:
+            ensemble = WeightedEnsemble(members=members, weights=list(weights.values()))
+            ensemble.fitted_ = True
+        else:
+            ensemble = members
         outcome.best_model = ensemble
         outcome.ensemble_score = score
         outcome.ensemble = [
             {"trial": n, "framework": trials[n].params["framework"], "model": trials[n].user_attrs["family"],
-             "weight": round(w, 4)}
+             "weight": round(w, 4), **({} if folds is None else {"folds": folds[n]})}
             for n, w in weights.items()
         ]
 

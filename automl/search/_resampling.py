@@ -1,4 +1,5 @@
-"""Validation splits: k-fold on small data, one holdout on larger data, stratified for classes."""
+"""Validation splits: k-fold on small data, one holdout on larger data, stratified for classes;
+on medium data (see :mod:`automl.search._bagging`) k-fold bags whose fold models are kept."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ class Resampling:
     splits: tuple[tuple[np.ndarray, np.ndarray], ...]
     stratified: bool
     repeats: int = 1
+    #: k-fold bagging: every trial's fold models are kept and averaged (no refit on all rows).
+    bagged: bool = False
 
     @property
     def n_splits(self) -> int:
@@ -34,6 +37,9 @@ class Resampling:
 
     def describe(self) -> str:
         strat = "stratified " if self.stratified else ""
+        if self.bagged:
+            return (f"{strat}{self.n_splits}-fold bagging (out-of-fold predictions on all rows; "
+                    "the final model averages the fold models, no refit)")
         if self.kind == "cv":
             folds = f"{strat}{self.n_splits // self.repeats}-fold cross-validation"
             return folds if self.repeats == 1 else f"{folds}, repeated {self.repeats} times"
@@ -80,3 +86,14 @@ def make_resampling(y: pd.Series, classification: bool, seed: int, repeats: int 
     idx = np.arange(n)
     tr, va = train_test_split(idx, test_size=size, random_state=seed, stratify=y if stratified else None)
     return Resampling("holdout", ((np.sort(tr), np.sort(va)),), stratified)
+
+
+def bagged_resampling(y: pd.Series, classification: bool, seed: int, k: int) -> Resampling:
+    """``k``-fold splits (stratified for classes with at least ``k`` rows each) whose fold models are kept."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    stratified = classification and int(y.value_counts().min()) >= k
+    cv = (StratifiedKFold if stratified else KFold)(k, shuffle=True, random_state=seed)
+    n = len(y)
+    splits = tuple((np.asarray(tr), np.asarray(va)) for tr, va in cv.split(np.zeros(n), y if stratified else None))
+    return Resampling("cv", splits, stratified, 1, bagged=True)

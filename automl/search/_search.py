@@ -16,6 +16,7 @@ import pandas as pd
 from automl._progress import Progress
 from automl.metrics import Metric
 from automl.search import _study
+from automl.search._bagging import plan_bagging
 from automl.search._best import BestSoFar, Candidates
 from automl.search._cores import CoreBudget
 from automl.search._interrupts import Interrupts
@@ -50,7 +51,11 @@ class Search:
         self.messages: list[str] = []
         #: The run's spec as the study records it (with the decision on subsampling rows).
         self.run_spec = settings.spec
-        if settings.subsample:
+        if settings.bagging:
+            resampling, self.run_spec = plan_bagging(
+                resampling, y, recommendation, settings, self.run_spec, self.messages
+            )
+        if settings.subsample and not resampling.bagged:
             resampling, self.run_spec = subsample(resampling, y, recommendation, settings, self.run_spec, self.messages)
         self.resampling = resampling
         self.frameworks = list(settings.frameworks or recommendation.frameworks)
@@ -59,7 +64,7 @@ class Search:
         self.best = BestSoFar()
         self.candidates = Candidates()
         refit_factor = len(X) / len(resampling.splits[0][0])
-        self.plan = TimePlan(settings, refit_factor, self.best, self.candidates)
+        self.plan = TimePlan(settings, refit_factor, self.best, self.candidates, bagged=resampling.bagged)
         self.progress = Progress(settings.time_budget, settings.started, settings.verbosity, metric.display_name)
         self.scheduler = Scheduler(self.frameworks, self.adapters, recommendation, settings, self.plan)
         self.interrupts = Interrupts()
@@ -82,6 +87,7 @@ class Search:
         try:
             outcome = self._run()
             outcome.messages[:0] = self.messages
+            outcome.validation = self.resampling.describe()
             return outcome
         finally:
             self.trials.close()

@@ -27,6 +27,7 @@ class SearchSettings:
     pruner: str = "sha"  # "sha" (successive halving), "median" or "none", per framework
     allocation: str = "cost"  # "cost" (estimated cost for improvement) or "sampler" (TPE picks)
     subsample: bool = True  # search on a sample of a large holdout's training rows, refit on all
+    bagging: bool = True  # medium data: k-fold bags (fold models kept, no refit) when the time plan allows
     #: "process": each trial runs in a child process that is killed at the trial's deadline or memory cap.
     isolation: str = "none"
     #: Seconds one trial may run (None: a quarter of the time budget, at least 10 s); learners stop at it
@@ -58,5 +59,9 @@ class SearchOutcome:
     #: Members of the ensemble that replaced the single best model, if one validated better.
     ensemble: list[dict[str, Any]] = field(default_factory=list)
     ensemble_score: float | None = None
+    #: k when the final model averages k-fold bags (no refit); 0 otherwise.
+    bag_folds: int = 0
+    #: The validation the search used, in words (the search may replace the planned holdout by bags).
+    validation: str = ""
     #: A worker's trials by state.
     worker_summary: dict[str, Any] = field(default_factory=dict)

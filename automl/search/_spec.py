@@ -63,6 +63,9 @@ class RunSpec:
     #: them (None: all training rows). A resumed study or a worker keeps the study's decision.
     subsample_decided: bool = False
     subsample_rows: int | None = None
+    #: Whether k-fold bagging was decided (medium data); ``bag_folds`` then holds k (None: the holdout).
+    bagging_decided: bool = False
+    bag_folds: int | None = None
     #: The layout: a spec read from an older study is upgraded to this one in memory.
     version: int = SPEC_VERSION
 
@@ -77,6 +80,9 @@ class RunSpec:
 
     def with_subsample(self, rows: int | None) -> RunSpec:
         return replace(self, subsample_decided=True, subsample_rows=rows)
+
+    def with_bagging(self, folds: int | None) -> RunSpec:
+        return replace(self, bagging_decided=True, bag_folds=folds)
 
     def with_data_path(self, path: str) -> RunSpec:
         return replace(self, data=replace(self.data, path=path))
@@ -93,6 +99,8 @@ class RunSpec:
         }
         if self.subsample_decided:
             out["subsample_rows"] = self.subsample_rows
+        if self.bagging_decided:
+            out["bag_folds"] = self.bag_folds
         return out
 
     @classmethod
@@ -118,6 +126,7 @@ class RunSpec:
             started_epoch=float(d["started_epoch"]), custom_keras=bool(d.get("custom_keras", False)),
             heartbeat=d.get("heartbeat", HEARTBEAT_SECONDS),
             subsample_decided="subsample_rows" in d, subsample_rows=d.get("subsample_rows"),
+            bagging_decided="bag_folds" in d, bag_folds=d.get("bag_folds"),
         )
 
 

@@ -52,9 +52,12 @@ class TimePlan:
     """Deadlines of the search: the trials', one trial's cap, and the time left for the refit."""
 
     def __init__(
-        self, settings: SearchSettings, refit_factor: float, best: BestSoFar, candidates: Candidates
+        self, settings: SearchSettings, refit_factor: float, best: BestSoFar, candidates: Candidates,
+        *, bagged: bool = False,
     ) -> None:
         self.settings = settings
+        #: Trials are k-fold bags whose models are kept: nothing is refitted at the end.
+        self.bagged = bagged
         #: A fit on all rows costs this many times a trial's fit on its training rows.
         self.refit_factor = refit_factor
         self.best = best
@@ -76,6 +79,8 @@ class TimePlan:
         """Seconds kept back from the trials for the refit, with a margin for misprediction."""
         if self.best.number is None or self.settings.worker:
             return 0.0
+        if self.bagged:
+            return REFIT_FIXED_SECONDS
         needed = self.refit_estimate()
         ensemble = self.ensemble_estimate()
         if ensemble <= ENSEMBLE_RESERVE_SHARE * self.settings.time_budget:

@@ -23,6 +23,7 @@ from automl._progress import Progress
 from automl.metrics import Metric
 from automl.search._best import MAX_OOF_VALUES, BestSoFar, Candidates
 from automl.search._cores import CoreBudget
+from automl.search._ensemble import bag
 from automl.search._folds import FoldsResult, fit_folds
 from automl.search._resampling import Resampling
 from automl.search._settings import SearchSettings
@@ -92,12 +93,15 @@ class TrialRunner:
         trial.set_user_attr("fold_seconds", round(first_seconds, 4))
         oof = folds.oof
         complete = len(oof) == self.resampling.n_splits and all(p is not None for p in oof)
+        bagged = self.resampling.bagged and bool(folds.models)
+        trial_bag = bag(folds.models) if bagged else None
         if self.keep_oof and complete and not folds.truncated:
             self.candidates.remember(
                 trial.number, value, np.concatenate(oof), first_seconds,  # type: ignore[arg-type]
-                f"{framework}/{config.family}",
+                f"{framework}/{config.family}", bag=trial_bag,
             )
-        self.best.offer(value, trial.number, first_seconds, folds.first_model)
+        # With bagging the trial's model is its bag (the fold models averaged), else the first fold's.
+        self.best.offer(value, trial.number, first_seconds, trial_bag if bagged else folds.first_model)
         return value
 
     def _fit(self, trial: optuna.Trial, framework: str, config: Config, device: str, deadline: float) -> FoldsResult:
@@ -147,6 +151,7 @@ class TrialRunner:
         return fit_folds(
             estimator, self.X, self.y, self.resampling.splits, self.scorer, deadline=deadline, report=report,
             n_threads=self._n_threads, classes=self.classes, keep_oof=self.keep_oof, metric_name=self.metric.name,
+            keep_models=self.resampling.bagged,
         )
 
     def _process(self) -> Any:

@@ -1,0 +1,116 @@
+"""Medium data: k-fold bags in place of the holdout when the time plan allows (issue 21)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import automl
+from automl.search._bagging import BAG_MIN_TRIALS, plan_bagging
+from automl.search._resampling import make_resampling
+from automl.search._settings import SearchSettings
+from tests.conftest import make_frame
+
+
+def _recommendation(seconds_per_fit: float) -> SimpleNamespace:
+    best = SimpleNamespace(seconds_per_fit=seconds_per_fit, display_name="XGBoost")
+    return SimpleNamespace(candidates=(best,), best=best)
+
+
+def _plan(n: int, seconds_per_fit: float, budget: float = 60.0, **settings):
+    y = pd.Series(np.arange(n) % 2)
+    holdout = make_resampling(y, True, 0)
+    messages: list[str] = []
+    s = SearchSettings(time_budget=budget, n_trials=None, seed=0, n_jobs=1, started=0.0, **settings)
+    resampling, _ = plan_bagging(holdout, y, _recommendation(seconds_per_fit), s, None, messages)
+    return holdout, resampling, messages
+
+
+def test_medium_data_is_bagged_with_the_most_folds_that_fit_the_budget():
+    _, five, messages = _plan(20_000, 0.5)  # 4 fits of 0.5 s per trial: 30 trials fit 60 s
+    assert five.bagged and five.n_splits == 5 and five.stratified
+    covered = np.sort(np.concatenate([va for _, va in five.splits]))
+    np.testing.assert_array_equal(covered, np.arange(20_000))  # out-of-fold predictions on every row
+    assert messages[0].startswith("5-fold bagging: ~30 trials of XGBoost fit the budget")
+    _, three, _ = _plan(20_000, 1.2)  # 5 folds: 12.5 trials; 3 folds: 25
+    assert three.bagged and three.n_splits == 3
+
+
+def test_the_holdout_stays_when_too_few_bagged_trials_fit_and_says_why():
+    holdout, kept, messages = _plan(20_000, 3.0)  # 3 folds: 10 trials
+    assert kept is holdout and not kept.bagged
+    assert f"only ~10 trials would fit the budget ({BAG_MIN_TRIALS} wanted for bagging)" in messages[0]
+
+
+@pytest.mark.parametrize("n", [5_000, 250_000])
+def test_small_and_large_data_keep_their_validation(n):
+    holdout, kept, messages = _plan(n, 0.01)
+    assert kept is holdout and messages == []
+
+
+def test_isolated_trials_keep_the_holdout():
+    holdout, kept, messages = _plan(20_000, 0.1, isolation="process")
+    assert kept is holdout and "isolation='process'" in messages[0]
+
+
+def test_the_decision_is_kept_in_the_spec_for_resume_and_workers():
+    from automl.search._spec import RunSpec
+
+    spec = RunSpec.from_dict({
+        "target": "y", "task": "binary", "metric": "roc_auc", "frameworks": ["xgboost"], "device": "cpu", "seed": 0,
+        "n_jobs": 1, "time_budget": 60.0, "n_trials": None, "options": {"ensemble": True},
+        "data": {"path": None, "rows": 20_000, "fingerprint": None}, "started_epoch": 0.0, "bag_folds": 3,
+    })
+    assert spec.bagging_decided and spec.bag_folds == 3 and spec.to_dict()["bag_folds"] == 3
+    y = pd.Series(np.arange(20_000) % 2)
+    s = SearchSettings(time_budget=60.0, n_trials=None, seed=0, n_jobs=1, started=0.0)
+    # Whatever the costs now, the study's decision holds.
+    resampling, _ = plan_bagging(make_resampling(y, True, 0), y, _recommendation(100.0), s, spec, [])
+    assert resampling.bagged and resampling.n_splits == 3
+
+
+def test_bagging_is_a_search_option_that_must_be_a_bool():
+    with pytest.raises(automl.InputError, match=r"search_options\['bagging'\] must be one of \[True, False\]"):
+        automl.fit(make_frame("binary", n=60), "y", time_budget=10, search_options={"bagging": "yes"})
+
+
+@pytest.fixture(scope="module")
+def bagged_result():
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=10_500, n_features=6, random_state=0)
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)]).assign(y=y)
+    return df, automl.fit(df, "y", time_budget=60, n_trials=3, frameworks=["sklearn"], verbosity=0, seed=0)
+
+
+@pytest.mark.slow
+def test_a_bagged_search_keeps_the_fold_models_and_needs_no_refit(bagged_result, tmp_path):
+    df, r = bagged_result
+    assert r.validation.startswith("stratified 5-fold bagging")
+    assert r.refit.startswith(("no refit: the final model averages trial", "ensemble of"))
+    members = r.best_model.members
+    assert len(members) % 5 == 0 and abs(sum(r.best_model.weights) - 1) < 1e-9
+    proba = r.predict_proba(df.head(20))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    assert all(m.get("folds") == 5 for m in r.ensemble)
+    assert any(m.startswith("5-fold bagging") for m in r.messages)
+    # The saved run reloads to the same predictions.
+    path = r.save(tmp_path / "run")
+    again = automl.load(path)
+    np.testing.assert_allclose(again.predict_proba(df.head(20)).to_numpy(), proba.to_numpy())
+    frameworks = r._member_frameworks()
+    assert isinstance(frameworks, list) and len(frameworks) == len(members)
+
+
+@pytest.mark.slow
+def test_bagging_can_be_switched_off():
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(n_samples=10_500, n_features=4, random_state=0)
+    df = pd.DataFrame(X, columns=list("abcd")).assign(y=y)
+    r = automl.fit(df, "y", time_budget=30, n_trials=2, frameworks=["sklearn"], verbosity=0,
+                   search_options={"bagging": False})
+    assert r.validation.startswith("holdout") and "bagging" not in " ".join(r.messages)
