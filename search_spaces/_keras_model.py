@@ -5,8 +5,10 @@ Imported only when a Keras trial runs (TensorFlow costs seconds and hundreds of 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,27 +33,48 @@ _CONFIGURED = False
 
 
 def import_keras(n_jobs: int = 1) -> Any:
-    """Import Keras on TensorFlow, with GPU memory growth on and CPU threads capped (once)."""
+    """Import Keras on the backend ``KERAS_BACKEND`` names (default TensorFlow; one per process, fixed
+    at keras' first import), with CPU threads capped and, on TensorFlow, GPU memory growth on (once)."""
     global _CONFIGURED
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if backend == "jax" and "jax" not in sys.modules and n_jobs == 1:
+        # XLA's CPU thread pool is sized when jax starts; one trial thread means one XLA thread.
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "intra_op_parallelism_threads" not in flags:
+            os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     try:
         import keras
-        import tensorflow as tf
     except ImportError as e:
-        raise ImportError("the 'keras' framework needs TensorFlow: pip install 'automl-recommender[tensorflow]'") from e
+        raise ImportError(f"the 'keras' framework needs Keras and its backend {backend!r}: {_HINT}") from e
     if not _CONFIGURED:
-        for gpu in tf.config.list_physical_devices("GPU"):
-            try:
-                tf.config.experimental.set_memory_growth(gpu, True)
-            except RuntimeError:  # already initialised: growth can no longer change
-                pass
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(max(1, n_jobs))
-            tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, n_jobs)))
-        except RuntimeError:
-            pass
+        _configure(keras.backend.backend(), n_jobs)
         _CONFIGURED = True
     return keras
+
+
+_HINT = "pip install 'automl-recommender[tensorflow]' (and 'automl-recommender[jax]' for the JAX backend)"
+
+
+def _configure(backend: str, n_jobs: int) -> None:
+    if backend == "torch":
+        import torch
+
+        torch.set_num_threads(max(1, n_jobs))
+        return
+    if backend != "tensorflow":
+        return
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised: growth can no longer change
+            pass
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, n_jobs))
+        tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, n_jobs)))
+    except RuntimeError:
+        pass
 
 
 class TabularMLPHyperModel(kt.HyperModel):  # type: ignore[misc]
@@ -95,7 +118,7 @@ class TabularMLPHyperModel(kt.HyperModel):  # type: ignore[misc]
         return model.fit(*args, **kwargs)
 
 
-def _budget_callback(keras: Any) -> Any:
+def _budget_callback(keras: Any, monitor: str = "val_loss") -> Any:
     budget = current_budget()
 
     class BudgetCallback(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
@@ -112,7 +135,7 @@ def _budget_callback(keras: Any) -> Any:
                 self.model.stop_training = True
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            val = (logs or {}).get("val_loss")
+            val = (logs or {}).get(monitor)
             if val is None:
                 return
             if not math.isfinite(val):
@@ -133,14 +156,19 @@ class KerasNative(ProbabilityOutputs, BaseEstimator):
     model_: Any
     n_features_in_: int
 
-    def _device(self) -> str:
-        return "/GPU:0" if self.device == "cuda" else "/CPU:0"
+    def _device_scope(self, keras: Any) -> Any:
+        """Keras' device scope for ``device``; none on the torch backend, whose scope breaks layers
+        with integer state (keras 3.12: Dropout's seed, "Only Tensors of floating point ... can
+        require gradients"): there keras places the model itself (CUDA when torch sees one)."""
+        if keras.backend.backend() == "torch":
+            return contextlib.nullcontext()
+        return keras.device("gpu:0" if self.device == "cuda" else "cpu:0")
 
     def _raw(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
-        import tensorflow as tf
+        keras = import_keras()
 
-        with tf.device(self._device()):
+        with self._device_scope(keras):
             out = self.model_.predict(np.asarray(X, dtype=np.float32), verbose=0, batch_size=4096)
         return np.asarray(out, dtype=np.float64)
 
@@ -208,7 +236,11 @@ class _KerasModel(KerasNative):
         device: str = "cpu",
         n_jobs: int = 1,
         random_state: int = 0,
+        family: str = "mlp",
+        n_categorical: int = 0,
     ) -> None:
+        self.family = family
+        self.n_categorical = n_categorical
         self.hypermodel = hypermodel
         self.hp_values = hp_values
         self.max_epochs = max_epochs
@@ -221,8 +253,6 @@ class _KerasModel(KerasNative):
 
     def fit(self, X: Any, y: Any) -> _KerasModel:
         keras = import_keras(self.n_jobs)
-        import tensorflow as tf
-
         from search_spaces.keras_bridge import fixed_hyperparameters
 
         keras.utils.set_random_seed(self.random_state)
@@ -232,36 +262,57 @@ class _KerasModel(KerasNative):
         task = ("binary" if n_out == 2 else "multiclass") if self._classifier else "regression"
         self.n_features_in_ = X.shape[1]
         self.task_ = task
-        hypermodel = self.hypermodel if self.hypermodel is not None else TabularMLPHyperModel()
+        hypermodel = self.hypermodel if self.hypermodel is not None else self._family_hypermodel(X)
         hp = fixed_hyperparameters(dict(self.hp_values or {}), n_features=X.shape[1], n_outputs=n_out, task=task)
         tr, va = validation_split(X.shape[0], target, self.validation_fraction, self.random_state)
-        to_report = (lambda v: v) if self._classifier else (lambda v: math.sqrt(max(v, 0.0)) * self.y_std_)
-        callback = _budget_callback(keras)(to_report)
-        callbacks: list[Any] = [callback]
-        kwargs: dict[str, Any] = {}
-        if va is not None:
-            kwargs["validation_data"] = (X[va], y_fit[va])
-            callbacks.append(
-                keras.callbacks.EarlyStopping(patience=self.patience, restore_best_weights=True)
-            )
-        if self._classifier and self.class_weight == "balanced":
-            kwargs["class_weight"] = dict(enumerate(balanced_weights(target[tr], n_out).tolist()))
-        with tf.device(self._device()):
+        with self._device_scope(keras):
             model = hypermodel.build(hp)
             if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
                 loss = "mse" if task == "regression" else "sparse_categorical_crossentropy"
                 model.compile(optimizer="adam", loss=loss)
+            # What is reported and early-stopped on: RealMLP's log loss without label smoothing.
+            monitor = getattr(hypermodel, "monitor", "val_loss")
+            to_report = (lambda v: v) if self._classifier else (lambda v: math.sqrt(max(v, 0.0)) * self.y_std_)
+            callback = _budget_callback(keras, monitor)(to_report)
+            callbacks: list[Any] = [callback]
+            kwargs: dict[str, Any] = {}
+            if va is not None:
+                kwargs["validation_data"] = (X[va], y_fit[va])
+                callbacks.append(
+                    keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True)
+                )
+            if self._classifier and self.class_weight == "balanced":
+                kwargs["class_weight"] = dict(enumerate(balanced_weights(target[tr], n_out).tolist()))
             hypermodel.fit(
                 hp, model, X[tr], y_fit[tr], epochs=self.max_epochs,
                 batch_size=int(hp.values.get("batch_size", 128)), callbacks=callbacks, verbose=0, **kwargs,
             )
+            finalize = getattr(hypermodel, "finalize", None)  # RealMLP: temperature scaling on validation
+            if finalize is not None:
+                val = (X[va], target[va]) if va is not None and self._classifier else (None, None)
+                model = finalize(hp, model, *val)
         self.model_ = model
         self.hp_values_ = {k: v for k, v in hp.values.items() if k not in ("n_features", "n_outputs", "task")}
-        self.truncated_ = bool(callback.truncated)
+        self.truncated_ = bool(callback.truncated or getattr(hypermodel, "truncated", False))
         return self
 
+    def _family_hypermodel(self, X: np.ndarray) -> Any:
+        if self.family == "realmlp":
+            from search_spaces._keras_realmlp import RealMLPHyperModel
+            from search_spaces._nn_common import category_cardinalities
+
+            return RealMLPHyperModel(self.n_categorical, category_cardinalities(X, self.n_categorical))
+        if self.family not in ("mlp", "custom"):
+            raise ValueError(f"unknown keras model family {self.family!r}; known: realmlp, mlp, custom")
+        return TabularMLPHyperModel()
+
+    @classmethod
+    def _before_load(cls) -> None:
+        import search_spaces._keras_realmlp  # noqa: F401  (registers RealMLP's layers for safe-mode loading)
+
     def _init_args(self) -> dict[str, Any]:
-        return {"hp_values": self.hp_values_, "device": self.device}
+        return {"hp_values": self.hp_values_, "device": self.device, "family": self.family,
+                "n_categorical": self.n_categorical}
 
     def _fitted_state(self) -> dict[str, Any]:
         return {"hp_values_": self.hp_values_, "task_": self.task_}

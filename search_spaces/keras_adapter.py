@@ -1,4 +1,8 @@
-"""Keras on TensorFlow: a KerasTuner HyperModel searched by the Optuna study through the bridge.
+"""Keras 3 (TensorFlow, JAX or torch backend): KerasTuner HyperModels searched by the Optuna study through the bridge.
+
+Families: ``realmlp`` (the PyTorch RealMLP's architecture in backend-agnostic Keras,
+:mod:`search_spaces._keras_realmlp`), ``mlp``, and ``custom`` for a user's HyperModel. The backend is
+the process's (``KERAS_BACKEND``, set before keras is first imported; see ``recommender.keras_backends``).
 
 The search space is KerasTuner's own language (a ``HyperModel``); :mod:`search_spaces.keras_bridge`
 turns each ``hp.Int`` / ``hp.Float`` / ``hp.Choice`` / ``hp.Boolean`` into the trial's
@@ -7,11 +11,22 @@ turns each ``hp.Int`` / ``hp.Float`` / ``hp.Choice`` / ``hp.Boolean`` into the t
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from search_spaces._base import Config, Device, FrameworkAdapter
 from search_spaces._registry import register
 from search_spaces._spec import TASKS, FeatureSpec
+
+#: RealMLP-TD's defaults, the same numbers as the PyTorch RealMLP's default configuration.
+DEFAULT_REALMLP = {
+    "hidden_units": 256, "n_layers": 3, "dropout": 0.15, "embedding": True, "learning_rate": 0.04,
+    "weight_decay": 0.0, "schedule": "coslog4", "batch_size": 256,
+}
+#: RealMLP trains as long as the PyTorch one: up to 256 epochs, patience 64.
+REALMLP_EPOCHS, REALMLP_PATIENCE = 256, 64
+BACKEND_LABELS = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "torch"}
 
 DEFAULT_MLP = {
     "layers": 2, "units": 128, "shape": "constant", "dropout": 0.1, "batch_norm": False,
@@ -19,11 +34,28 @@ DEFAULT_MLP = {
 }
 
 
+def keras_backend_in_use() -> str:
+    """The Keras backend of this process: keras' own once imported, else ``KERAS_BACKEND`` (default
+    tensorflow); reads no framework."""
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):
+        return str(keras.backend.backend())
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+class _DisplayName:
+    """``Keras (<backend>)``, for the backend this process runs Keras on (read on the class too)."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> str:
+        backend = keras_backend_in_use()
+        return f"Keras ({BACKEND_LABELS.get(backend, backend)})"
+
+
 class KerasAdapter(FrameworkAdapter):
     """Adapter for Keras models; ``hypermodel`` adds a user's KerasTuner HyperModel as ``custom``."""
 
     name = "keras"
-    display_name = "Keras (TensorFlow)"
+    display_name = _DisplayName()  # type: ignore[assignment]
     distribution = "keras"
     import_name = "keras"
     tasks = frozenset(TASKS)
@@ -55,11 +87,15 @@ class KerasAdapter(FrameworkAdapter):
         return False, "TensorFlow's CUDA libraries are not installed (pip install 'tensorflow[and-cuda]')"
 
     def families(self, spec: FeatureSpec) -> list[str]:
-        return ["custom", "mlp"] if self.hypermodel is not None else ["mlp"]
+        return ["custom", "realmlp", "mlp"] if self.hypermodel is not None else ["realmlp", "mlp"]
 
     def _hypermodel(self, family: str) -> Any:
         if family == "custom":
             return self.hypermodel
+        if family == "realmlp":
+            from search_spaces._keras_realmlp import RealMLPHyperModel
+
+            return RealMLPHyperModel()
         from search_spaces._keras_model import TabularMLPHyperModel
 
         return TabularMLPHyperModel()
@@ -86,19 +122,30 @@ class KerasAdapter(FrameworkAdapter):
             p["batch_size"] = 256
         if spec.is_classification:
             p["class_weight"] = "none"
-        mlp = Config(self.name, "mlp", p)
+        realmlp: dict[str, Any] = dict(DEFAULT_REALMLP)
+        if spec.is_classification:
+            realmlp["class_weight"] = "none"
+        ours = [Config(self.name, "realmlp", realmlp), Config(self.name, "mlp", p)]
         # A user's HyperModel goes first; the sampler fills in its hyper-parameters.
-        return [Config(self.name, "custom", {}), mlp] if self.hypermodel is not None else [mlp]
+        return [Config(self.name, "custom", {}), *ours] if self.hypermodel is not None else ours
 
     def build(
         self, config: Config, spec: FeatureSpec, *, device: Device = "cpu", seed: int = 0, n_jobs: int = 1
     ) -> Any:
         from search_spaces._keras_model import KerasClassifierModel, KerasRegressorModel
-        from search_spaces._preprocess import make_preprocessor, with_preprocessing
+        from search_spaces._preprocess import make_preprocessor, n_categorical_outputs, with_preprocessing
 
         values = dict(config.params)
         weight = values.pop("class_weight", "none")
-        pre = make_preprocessor(spec, categorical="onehot", scale=True, text_features=100)
+        extra: dict[str, Any] = {}
+        if config.family == "realmlp":
+            # Category codes first (the network one-hots or embeds them), numeric columns unscaled
+            # (the network robust-scales them), as for the PyTorch RealMLP.
+            pre = make_preprocessor(spec, categorical="ordinal", impute=True, scale=False, text_features=100)
+            extra = {"n_categorical": n_categorical_outputs(spec), "max_epochs": REALMLP_EPOCHS,
+                     "patience": REALMLP_PATIENCE}
+        else:
+            pre = make_preprocessor(spec, categorical="onehot", scale=True, text_features=100)
         cls = KerasClassifierModel if spec.is_classification else KerasRegressorModel
         model = cls(
             hypermodel=self.hypermodel if config.family == "custom" else None,
@@ -107,6 +154,8 @@ class KerasAdapter(FrameworkAdapter):
             device=device,
             n_jobs=n_jobs,
             random_state=seed,
+            family=config.family,
+            **extra,
         )
         return with_preprocessing(pre, model)
 
