@@ -7,12 +7,15 @@ Stated assumptions (a learned model replaces the constants later; the interface 
 - networks: ``ASSUMED_EPOCHS`` epochs of a 2-layer, 128-unit MLP; an epoch costs
   6 x (width x 128 + 128^2) floating-point operations per row at ``CPU_FLOPS_PER_CORE`` per core
   (``GPU_FLOPS`` on a GPU), plus the framework's fixed cost per mini-batch of ``BATCH_SIZE`` rows.
+- the GPU figures are replaced by measured ones where ``make gpu-check`` wrote a calibration
+  (:mod:`recommender.calibration`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from recommender.calibration import gpu_epoch_seconds, tree_gpu_speedup
 from recommender.hardware import HardwareProfile
 from recommender.profile import DatasetProfile
 from search_spaces import FrameworkAdapter
@@ -56,6 +59,10 @@ def epoch_seconds(
     cores = max(1, min(threads, hardware.physical_cores))
     throughput = GPU_FLOPS if device == "cuda" else CPU_FLOPS_PER_CORE * cores
     batches = max(1.0, profile.n_rows / BATCH_SIZE)
+    if device == "cuda":
+        measured = gpu_epoch_seconds(adapter.name, profile.n_rows * flops_per_row, batches, GPU_FLOPS)
+        if measured is not None:
+            return measured
     overhead = adapter.batch_overhead_seconds * (GPU_BATCH_OVERHEAD_FACTOR if device == "cuda" else 1.0)
     return profile.n_rows * flops_per_row / throughput + batches * overhead
 
@@ -77,8 +84,9 @@ def estimate_fit_seconds(
     seconds = FIXED_SECONDS + SECONDS_PER_MILLION_CELLS * adapter.relative_cost * cells / 1e6
     why = f"~{cells / 1e6:.2f}M encoded cells x {adapter.relative_cost:.1f} relative cost"
     if device == "cuda":
-        seconds = FIXED_SECONDS + (seconds - FIXED_SECONDS) / GPU_SPEEDUP
-        why += f", GPU assumed {GPU_SPEEDUP:.0f}x faster"
+        speedup, basis = tree_gpu_speedup(adapter.name, GPU_SPEEDUP)
+        seconds = FIXED_SECONDS + (seconds - FIXED_SECONDS) / speedup
+        why += f", GPU {basis}"
     return CostEstimate(seconds=seconds, device=device, explanation=why)
 
 

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from recommender import keras_backends
+from recommender.calibration import gpu_epoch_basis
 from recommender.cost import (
     CPU_FLOPS_PER_CORE,
     GPU_FLOPS,
@@ -233,6 +235,8 @@ class Ranker(ABC):
         )
         if device_reason:
             reasons.append(device_reason)
+        if adapter.name == "keras":  # which Keras backend, and why (measured speed when known)
+            reasons.append(keras_backends.reason())
         return Candidate(
             adapter.name, adapter.display_name, quality, cost.seconds, per_trial, chosen, tuple(reasons)
         )
@@ -370,8 +374,10 @@ def _epoch_reason(
     text = f"an epoch here takes ~{per_epoch:.2g} s on {where}"
     if device == "cpu":
         gpu = epoch_seconds(adapter, profile, hardware, "cuda")
-        text += f" (a GPU would take ~{gpu:.2g} s: assumes {GPU_FLOPS / 1e12:.0f} TFLOP/s against "
-        text += f"{CPU_FLOPS_PER_CORE / 1e9:.0f} GFLOP/s per CPU core)"
+        basis = gpu_epoch_basis(adapter.name) or (
+            f"assumes {GPU_FLOPS / 1e12:.0f} TFLOP/s against {CPU_FLOPS_PER_CORE / 1e9:.0f} GFLOP/s per CPU core"
+        )
+        text += f" (a GPU would take ~{gpu:.2g} s: {basis})"
     return text
 
 

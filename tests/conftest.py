@@ -106,6 +106,12 @@ def _quiet_logs() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_gpu_calibration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cost model's assumed GPU figures, whatever `make gpu-check` left in this user's cache."""
+    monkeypatch.setenv("AUTOML_GPU_CALIBRATION", "none")
+
+
+@pytest.fixture(autouse=True)
 def _one_cv_draw(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Searches in tests draw 5-fold cross-validation once, not CV5_REPEATS times: the same code
     paths at a third of the cost. tests/test_resampling.py tests the repeats themselves; a test
