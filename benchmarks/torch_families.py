@@ -64,7 +64,7 @@ def search_family(family: str, train: pd.DataFrame, target: str, task: str, budg
         config = adapter.suggest(trial, spec)
         model = adapter.build(config, spec, seed=0, n_jobs=n_jobs)
         try:
-            with fit_budget(deadline=deadline):
+            with fit_budget(deadline=deadline, predict_rows=len(val)):  # the holdout is scored in the budget
                 model.fit(fit[list(spec.columns)], fit[target])
             value = _holdout(model, val[list(spec.columns)], val[target], task)[metric]
         except Exception as e:  # a failed trial is recorded and the search goes on, as in automl.fit

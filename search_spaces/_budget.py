@@ -24,9 +24,16 @@ class FitBudget:
 
     deadline: float | None = None
     report: Reporter | None = None
+    #: Rows the caller will predict after the fit, before the same deadline (a validation fold):
+    #: an estimator that knows its seconds per predicted row stops early enough to leave time for them.
+    predict_rows: int = 0
 
-    def expired(self) -> bool:
-        return self.deadline is not None and time.monotonic() >= self.deadline
+    def expired(self, seconds_per_row: float = 0.0) -> bool:
+        """Past the deadline, or (given the fit's own seconds per predicted row) too close to it to
+        still predict ``predict_rows`` rows in time."""
+        if self.deadline is None:
+            return False
+        return time.monotonic() + seconds_per_row * self.predict_rows >= self.deadline
 
     def seconds_left(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
@@ -47,9 +54,12 @@ def current_budget() -> FitBudget:
 
 
 @contextmanager
-def fit_budget(deadline: float | None = None, report: Reporter | None = None) -> Iterator[FitBudget]:
-    """Run the enclosed fits under ``deadline`` (monotonic seconds), reporting to ``report``."""
-    budget = FitBudget(deadline=deadline, report=report)
+def fit_budget(
+    deadline: float | None = None, report: Reporter | None = None, predict_rows: int = 0
+) -> Iterator[FitBudget]:
+    """Run the enclosed fits under ``deadline`` (monotonic seconds), reporting to ``report``;
+    ``predict_rows`` rows will be predicted after the fit before the same deadline."""
+    budget = FitBudget(deadline=deadline, report=report, predict_rows=predict_rows)
     token = _CURRENT.set(budget)
     try:
         yield budget

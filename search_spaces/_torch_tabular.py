@@ -154,6 +154,12 @@ class _Loop:
         self.horizon = max(1, est.max_epochs)
         self.step = 0
         self.started = time.monotonic()
+        #: Seconds per predicted row: measured on the validation passes (until then, a third of a
+        #: training row's, forward only), so that the rows the caller predicts next fit the deadline.
+        self.seconds_per_row = 0.0
+
+    def expired(self) -> bool:
+        return self.budget.expired(self.seconds_per_row)
 
     def autocast(self) -> Any:
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None)
@@ -167,7 +173,8 @@ class _Loop:
         if self.budget.deadline is None:
             return
         pace = (time.monotonic() - self.started) / epochs_done
-        fits = epochs_done + int(max(0.0, self.budget.seconds_left()) / max(pace, 1e-9))
+        left = self.budget.seconds_left() - self.seconds_per_row * self.budget.predict_rows
+        fits = epochs_done + int(max(0.0, left) / max(pace, 1e-9))
         self.horizon = max(epochs_done, min(self.horizon, fits))
 
 
@@ -248,18 +255,22 @@ class TorchTabular(TorchOutputs, BaseEstimator):
             loop.net.train()
             order = tr_t[torch.randperm(len(tr_t), generator=gen).to(loop.device)]
             for b in range(0, len(order), batch):
-                if loop.budget.expired():
+                if loop.expired():
                     self.truncated_ = True
                     break
                 loop.set_lr(self._lr_factor(min(1.0, loop.step / (loop.horizon * per_epoch))))
                 idx = order[b : b + batch]
                 self._step(loop, xn[idx], xc[idx], y_t[idx], weight)
+                if not loop.seconds_per_row:
+                    loop.seconds_per_row = (time.monotonic() - loop.started) / len(idx) / 3
             self.n_epochs_ = epoch + 1
             loop.shorten_horizon(epoch + 1)
             # A truncated epoch is not validated: that pass could overrun the deadline (TabM runs k
             # members on every validation row); the best epoch so far (else these weights) is kept.
             if va_t is not None and not self.truncated_:
+                started = time.monotonic()
                 val, temperature = self._val_loss(loop, xn[va_t], xc[va_t], y_t[va_t])
+                loop.seconds_per_row = (time.monotonic() - started) / max(1, len(va_t))
                 if not math.isfinite(val):
                     raise FloatingPointError(f"validation loss is {val} after epoch {epoch + 1}")
                 if val < best - 1e-6:

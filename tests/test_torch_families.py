@@ -182,3 +182,29 @@ def test_label_smoothing_is_followed_by_temperature_scaling(family: str) -> None
     assert float(model.network_.temperature) == pytest.approx(model.temperature_)
     est.set_params(model__label_smoothing=0.0).fit(X, y)
     assert est[-1].temperature_ == 1.0 and float(est[-1].network_.temperature) == 1.0
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_fit_leaves_time_to_predict_the_rows_the_caller_will_score(family: str) -> None:
+    """A fold's validation rows are predicted before the trial's deadline: TabM predicts k members
+    per row, so on 5,000 validation rows that took 2-3 s past a deadline the fit alone had kept."""
+    import time
+
+    est, X, y = _pipeline(family, max_epochs=50)
+    with fit_budget(deadline=time.monotonic() + 30.0, predict_rows=10**12):  # far too many to predict in time
+        est.fit(X, y)
+    assert est[-1].truncated_ and est[-1].n_epochs_ == 1  # stopped after its first batch
+    with fit_budget(deadline=time.monotonic() + 30.0, predict_rows=len(X)):
+        est.fit(X, y)
+    assert est[-1].n_epochs_ > 1
+
+
+def test_a_budget_is_expired_when_the_rows_to_predict_no_longer_fit() -> None:
+    import time
+
+    from search_spaces._budget import FitBudget
+
+    budget = FitBudget(deadline=time.monotonic() + 10.0, predict_rows=1_000)
+    assert not budget.expired() and not budget.expired(seconds_per_row=0.001)  # 1 s of 10
+    assert budget.expired(seconds_per_row=0.02)  # 20 s of predictions do not fit
+    assert not FitBudget(predict_rows=1_000).expired(seconds_per_row=1.0)  # no deadline

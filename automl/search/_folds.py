@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.search._ensemble import score_predictions
 from search_spaces import fit_budget
 from search_spaces._budget import Reporter
 
@@ -100,11 +101,16 @@ def fit_folds(
         # booster) cannot spend the whole trial on its first fold and leave the others unfitted.
         now = time.monotonic()
         fold_deadline = now + max(deadline - now, 0.0) / (len(splits) - k)
-        with fit_budget(fold_deadline, report if k == 0 else None), threadpool_limits(limits=n_threads), quiet_folds():
+        budget = fit_budget(fold_deadline, report if k == 0 else None, predict_rows=len(va))
+        with budget, threadpool_limits(limits=n_threads), quiet_folds():
             model.fit(X.iloc[tr], y.iloc[tr])
-            score = float(scorer(model, X.iloc[va], y.iloc[va]))
+            pred = predictions(model, X.iloc[va], classes) if keep_oof else None
+            if pred is not None:  # scored from the kept predictions: the validation rows are predicted once
+                score = score_predictions(scorer, pred, y.iloc[va], classes)
+            else:
+                score = float(scorer(model, X.iloc[va], y.iloc[va]))
             if keep_oof:
-                oof.append(predictions(model, X.iloc[va], classes))
+                oof.append(pred)
         if not math.isfinite(score):
             raise ValueError(f"the {metric_name} score is {score} (non-finite predictions)")
         scores.append(score)
