@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-slow test-all docs docs-notebooks lint bench bench-ablation bench-dev bench-networks peers clean \
-	bench-networks-value bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-isolation
+	bench-networks-value bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-isolation gpu-check
 
 install: $(STAMP)
 
@@ -59,6 +59,17 @@ bench-networks: install
 BUDGET ?= 60
 bench-networks-value: install
 	$(BIN)/python -m benchmarks.networks_value --budget $(BUDGET) $(ARGS)
+
+# Issue 20: Keras 3's backends timed on this machine (cached for keras_backend='auto'); ~1 minute.
+bench-keras-backends: install
+	$(BIN)/python -m benchmarks.keras_backends $(ARGS)
+
+# Issue 20: the GPU proof (under 8 minutes, on a machine with an NVIDIA GPU): XGBoost, CatBoost, each
+# torch family and Keras on TensorFlow and JAX fitted on the GPU, the device asserted, epoch seconds
+# measured into benchmarks/results/gpu_check.{json,md} and the recommender's GPU calibration. Exits 3
+# where no GPU is found; ARGS="--device cpu" is a dry run of the code paths on the CPU.
+gpu-check: install
+	$(BIN)/python -m benchmarks.gpu_check $(ARGS)
 
 # Issue 5: the peers (FLAML, AutoGluon) live in virtual environments of their own, never in the
 # product's dependencies. FLAML 2.7 pins xgboost<3, which needs scikit-learn<1.8; AutoGluon takes
