@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow test-all docs docs-notebooks lint bench bench-ablation bench-dev bench-networks peers clean \
+.PHONY: install demo test test-slow test-all docs docs-notebooks lint bench bench-300 bench-ablation bench-dev bench-networks peers clean \
 	bench-networks-value bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-isolation gpu-check
 
 install: $(STAMP)
@@ -72,7 +72,8 @@ gpu-check: install
 	$(BIN)/python -m benchmarks.gpu_check $(ARGS)
 
 # Issue 5: the peers (FLAML, AutoGluon) live in virtual environments of their own, never in the
-# product's dependencies. FLAML 2.7 pins xgboost<3, which needs scikit-learn<1.8; AutoGluon takes
+# product's dependencies. benchmarks.compare runs AutoGluon twice from one environment: "autogluon"
+# (its default preset) and "autogluon-best" (presets="best_quality": bagged, stacked ensembles). FLAML 2.7 pins xgboost<3, which needs scikit-learn<1.8; AutoGluon takes
 # the CPU build of torch 2.13.0 that pip finds on this machine.
 PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed-v1
@@ -89,9 +90,13 @@ $(PEERS_STAMP):
 		'autogluon.tabular[lightgbm,catboost,xgboost,fastai]==1.6.3' psutil
 	touch $(PEERS_STAMP)
 
-# Issue 5: this project, FLAML and AutoGluon side by side on the dev suite at 60 s (about 35 minutes).
+# Issue 5: this project, FLAML, AutoGluon and AutoGluon best_quality side by side on the dev suite
+# at 60 s (about 50 minutes); bench-300 is the acceptance run of issue 21 (about 4.5 hours).
 bench: install peers
 	$(BIN)/python -m benchmarks.compare --budgets 60
+
+bench-300: install peers
+	$(BIN)/python -m benchmarks.compare --budgets 300 --resume
 
 # Issue 5: each search feature switched off in turn, this project only, 20 s (about 40 minutes).
 bench-ablation: install

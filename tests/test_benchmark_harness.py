@@ -189,3 +189,21 @@ def test_networks_value_report_counts_networks_in_the_final_model(tmp_path):
     assert "| c | 0.8000 | 1.0000 | -0.2000 | no | 0 |" in text
     assert "a network is part of the final model on 2 of 3 datasets" in text
     assert "time promise kept: automl 2/3, no-networks 3/3" in text
+
+
+def test_report_gives_each_systems_worst_score_and_gap_behind_the_best_peer(tmp_path):
+    rows = [
+        _row("automl", "a", "binary", 0.90, 50), _row("flaml", "a", "binary", 0.80, 50),
+        _row("autogluon-best", "a", "binary", 0.86, 50),
+        _row("automl", "b", "binary", 0.70, 50), _row("flaml", "b", "binary", 0.74, 50),
+        _row("autogluon-best", "b", "binary", 0.72, 50),
+    ]
+    path = tmp_path / "compare_300s.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    _, summary, _ = compare.summarise(compare.load_rows(path))
+    worst = summary.set_index("system")["worst_normalised"]
+    assert worst["automl"] == pytest.approx(0.2 / 0.24) and worst["flaml"] == pytest.approx(0.75)
+    text = compare.render(path)
+    assert "| a | +0.100 | -0.100 | +0.250 |" in text  # autogluon-best, automl, flaml: behind the best other
+    assert "**+0.167** (b)" in text  # automl's largest gap: b, behind flaml
+    assert compare.interpreter("autogluon-best") == compare.interpreter("autogluon")  # one venv, two presets
