@@ -43,15 +43,24 @@ def leaderboard_frame(study: optuna.Study, metric: Metric) -> pd.DataFrame:
                 "device": t.user_attrs.get("device"),
                 "truncated": t.user_attrs.get("truncated"),
                 "params": t.user_attrs.get("config", {}),
+                "seconds": _duration(t),
+                "fold_scores": t.user_attrs.get("fold_scores"),
             }
         )
     cols = ["trial", "framework", "model", "score", metric.display_name, "fit_seconds", "state",
-            "failure_reason", "retry_of", "device", "truncated", "params"]
+            "failure_reason", "retry_of", "device", "truncated", "params", "seconds", "fold_scores"]
     frame = pd.DataFrame(rows, columns=cols)
     if frame.empty:
         return frame
     frame = frame.sort_values(["score", "trial"], ascending=[False, True], na_position="last")
     return frame.reset_index(drop=True)
+
+
+def _duration(t: optuna.trial.FrozenTrial) -> float | None:
+    """The trial's wall seconds, pruned and failed trials included."""
+    if t.datetime_start is None or t.datetime_complete is None:
+        return None
+    return round((t.datetime_complete - t.datetime_start).total_seconds(), 4)
 
 
 @dataclass
@@ -92,6 +101,9 @@ class AutoMLResult:
     run_dir: str | None = None
     #: Whether Ctrl-C stopped the search early (the result holds the best model found until then).
     interrupted: bool = False
+    #: With a holdout: each framework's paired bootstrap difference to the best (automl.search._noise);
+    #: read from the study while it is here, kept in the manifest for a loaded run.
+    validation_noise: dict[str, Any] = field(default_factory=dict)
 
     @property
     def classes_(self) -> np.ndarray | None:
@@ -224,6 +236,8 @@ class AutoMLResult:
             "recommendation": self.recommendation.to_dict(),
             "profile": self.profile.to_dict(),
             "hardware": self.hardware.to_dict(),
+            "validation_noise": self._validation_noise(),
+            "framework_report": self.framework_report().to_dict(),
         }
 
     @classmethod
@@ -261,6 +275,7 @@ class AutoMLResult:
             messages=list(manifest.get("messages", [])),
             ensemble=list(manifest.get("ensemble", [])),
             run_dir=run_dir,
+            validation_noise=dict(manifest.get("validation_noise") or {}),
         )
 
     def export_onnx(self, path: str | Path) -> Path:
@@ -308,6 +323,19 @@ class AutoMLResult:
 
         return permutation_importance_frame(self, df, n_repeats=n_repeats, seed=seed)
 
+    def framework_report(self) -> Any:
+        """Each framework's best validation score, trials and seconds, and which are tied with the best
+        within the validation noise of the folds: ``.verdict``, ``.to_frame()``,
+        ``.save_to_metadata(path, df)`` (opt-in). See :mod:`automl._frameworks`."""
+        from automl._frameworks import framework_report
+
+        return framework_report(self)
+
+    def _validation_noise(self) -> dict[str, Any]:
+        if self.validation_noise or self.study is None:
+            return self.validation_noise
+        return dict(self.study.user_attrs.get("holdout_noise", {}))
+
     @property
     def best_metric_value(self) -> float:
         return self.metric.display(self.best_score)
@@ -322,6 +350,7 @@ class AutoMLResult:
                 f"{self.metric.display_name} = {self.best_metric_value:.5g} ({self.validation})",
                 f"Trials: {n} ({states}) in {self.elapsed_seconds:.1f}s of a {self.time_budget:g}s budget",
                 f"Final model: {self.refit}",
+                f"Which framework: {self.framework_report().verdict}",
                 f"Parameters: {self.best_params}" if not self.ensemble else "Ensemble: " + ", ".join(
                     f"trial {m['trial']} {m['framework']}/{m['model']} x{m['weight']:.2f}" for m in self.ensemble
                 ),
@@ -336,8 +365,9 @@ class AutoMLResult:
         )
 
     def _repr_html_(self) -> str:
-        board = self.leaderboard.drop(columns=["params"]).head(15).to_html(index=False, na_rep="")
+        drop = [c for c in ("params", "fold_scores") if c in self.leaderboard]
+        board = self.leaderboard.drop(columns=drop).head(15).to_html(index=False, na_rep="")
         return (
             "<div><b>AutoML result</b><pre>" + self.summary().replace("<", "&lt;") + "</pre>"
-            + board + self.recommendation._repr_html_() + "</div>"
+            + self.framework_report()._repr_html_() + board + self.recommendation._repr_html_() + "</div>"
         )

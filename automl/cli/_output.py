@@ -13,7 +13,8 @@ def print_json(obj: Any) -> None:
 
 
 def leaderboard_text(result: Any, rows: int = 15) -> str:
-    board = result.leaderboard.drop(columns=["params", "score"]).head(rows)
+    drop = [c for c in ("params", "score", "fold_scores") if c in result.leaderboard]
+    board = result.leaderboard.drop(columns=drop).head(rows)
     return board.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.5g}")
 
 
@@ -47,6 +48,7 @@ def report(result: Any, args: argparse.Namespace, wall: float) -> int:
                 "run_dir": None if saved is None else str(saved),
                 "mlflow_run_id": run_id,
                 "interrupted": result.interrupted,
+                "framework_report": result.framework_report().to_dict(),
             }
         )
         return status
@@ -57,6 +59,8 @@ def report(result: Any, args: argparse.Namespace, wall: float) -> int:
     print("\n== " + result.recommendation.summary())
     print(f"\n== Leaderboard ({len(result.leaderboard)} trials, {result.validation}) ==")
     print(leaderboard_text(result))
+    print("\n== Which framework ==")
+    print(str(result.framework_report()))
     print("\n== Best model ==")
     print(result.summary())
     print(f"Model: {model_text(result.best_model)}")

@@ -6,6 +6,8 @@ Layout::
       manifest.json      versions, input schema, task, metric, scores, leaderboard, recommendation,
                          hardware, the model's layout, and a SHA-256 for every other file
       leaderboard.csv    the leaderboard, for spreadsheets
+      frameworks.csv     the framework report (best score, trials, seconds, tied with the best); its
+                         verdict is in the manifest's ``framework_report``
       study.db           the Optuna study (SQLite), for ``optuna.load_study`` and its plots
       plots/             the PNG plots, when asked for
       search/            the live search state (study journal) that ``automl resume`` continues;
@@ -164,6 +166,7 @@ def _write_run(result: AutoMLResult, tmp: Path, *, plots: bool, data: pd.DataFra
     if result.study is not None:
         study_name = _save_study(result.study, tmp / "study.db")
     result.leaderboard.to_csv(tmp / "leaderboard.csv", index=False)
+    result.framework_report().to_frame().to_csv(tmp / "frameworks.csv", index=False)
     if plots:
         from automl.report._plots import save_plots
 

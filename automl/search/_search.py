@@ -21,6 +21,7 @@ from automl.search._best import BestSoFar, Candidates
 from automl.search._cores import CoreBudget
 from automl.search._interrupts import Interrupts
 from automl.search._loop import TrialLoop
+from automl.search._noise import record_holdout_noise
 from automl.search._refit import Refitter
 from automl.search._resampling import Resampling
 from automl.search._scheduler import Scheduler
@@ -107,6 +108,9 @@ class Search:
             interrupted = loop.run(study)
             self.progress.close()  # the refit's log lines come after the bar
             loop.record_used(study, force=True)
+            if not self.settings.worker:  # the validation noise of a holdout (k folds have theirs per trial)
+                record_holdout_noise(study, self.candidates, self.y, self.resampling, self.metric,
+                                     self.trials.classes, self.settings.time_budget)
             if self.settings.worker:
                 return SearchOutcome(study, None, None, None, "none", interrupted, worker_summary=loop.mine)
             if self.settings.storage is not None:

@@ -89,6 +89,7 @@ class TrialRunner:
         value, first_seconds = folds.value, folds.first_seconds
         trial.set_user_attr("fit_seconds", round(folds.elapsed, 4))
         trial.set_user_attr("folds", len(folds.scores))
+        trial.set_user_attr("fold_scores", [float(s) for s in folds.scores])  # the validation noise, per fold
         trial.set_user_attr("truncated", folds.truncated)
         trial.set_user_attr("fold_seconds", round(first_seconds, 4))
         oof = folds.oof
