@@ -119,6 +119,8 @@ def _noise_lookup(result: AutoMLResult) -> dict[str, Any]:
 def framework_report(result: AutoMLResult) -> FrameworkReport:
     """One row per framework (best first) and the verdict; see the module's docstring."""
     board, metric = result.leaderboard, result.metric
+    if not {"framework", "state", "score", "trial"} <= set(board.columns):  # an empty or foreign leaderboard
+        board = pd.DataFrame(columns=["trial", "framework", "score", "state", "fit_seconds"])
     frameworks = list(dict.fromkeys([*board["framework"].dropna(), *result.recommendation.frameworks]))
     best_rows: dict[str, pd.Series] = {}
     for f in frameworks:

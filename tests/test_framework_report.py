@@ -40,6 +40,8 @@ def test_one_row_per_framework_the_best_tied_with_itself(binary_search) -> None:
     assert report.verdict in str(report) and "Which framework?" in report._repr_html_()
     assert report.verdict in result.summary() and "Which framework?" in result._repr_html_()
     assert all(len(f) == 5 for f in board.fold_scores.dropna())  # every finished trial keeps its 5 fold scores
+    empty = dataclasses.replace(result, leaderboard=pd.DataFrame()).framework_report()  # e.g. an old manifest
+    assert empty.verdict.startswith("No framework finished a trial") and empty.to_frame().best_roc_auc.isna().all()
 
 
 def test_identical_folds_are_tied_and_clearly_separated_ones_are_not(binary_search) -> None:
