@@ -30,6 +30,7 @@ from recommender import (
     HardwareProfile,
     Recommendation,
     detect_hardware,
+    keras_backends,
     profile_dataset,
     recommend_frameworks,
 )
@@ -94,6 +95,11 @@ def prepare(
         if names is not None and KerasAdapter.name not in names:
             names = [*names, KerasAdapter.name]
         adapters[KerasAdapter.name] = KerasAdapter(hypermodel=keras_hypermodel)
+    if names is None or KerasAdapter.name in names:
+        try:  # before anything imports keras: Keras 3 fixes its backend at import
+            keras_backends.apply(options.get("keras_backend", "auto"))
+        except keras_backends.BackendError as e:
+            raise InputError(str(e)) from e
     rec = recommend_frameworks(
         prof, hw, time_budget=time_budget, frameworks=names, device=device,  # type: ignore[arg-type]
         fits_per_trial=fits_per_trial(prof.n_rows, repeats), include=tuple(adapters),

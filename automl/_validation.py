@@ -305,6 +305,8 @@ SEARCH_OPTIONS = {
     "bagging": (True, False),
     "cv_repeats": (1, 2, 3, 4, 5),
     "isolation": ("none", "process"),
+    # Keras 3's backend for this process (and its trial processes); "auto": the fastest measured here.
+    "keras_backend": ("auto", "tensorflow", "jax", "torch"),
 }
 #: Numeric options: (smallest allowed value, what it means).
 NUMERIC_OPTIONS = {

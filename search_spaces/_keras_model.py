@@ -77,6 +77,25 @@ def _configure(backend: str, n_jobs: int) -> None:
         pass
 
 
+def _seed(keras: Any, seed: int) -> None:
+    """``keras.utils.set_random_seed`` without its import of TensorFlow on the other backends (4 s, 700 MB:
+    it seeds tf.data in case a workflow uses it; these estimators feed numpy arrays)."""
+    if keras.backend.backend() == "tensorflow":
+        keras.utils.set_random_seed(seed)
+        return
+    import random
+
+    from keras.src.backend.common import global_state  # keras' own seed, read by its initialisers and dropout
+
+    global_state.set_global_attribute("global_random_seed", seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.manual_seed(seed)
+
+
 class TabularMLPHyperModel(kt.HyperModel):  # type: ignore[misc]
     """The default Keras search space: an MLP written as a KerasTuner ``HyperModel``.
 
@@ -255,7 +274,7 @@ class _KerasModel(KerasNative):
         keras = import_keras(self.n_jobs)
         from search_spaces.keras_bridge import fixed_hyperparameters
 
-        keras.utils.set_random_seed(self.random_state)
+        _seed(keras, self.random_state)
         X = np.asarray(X, dtype=np.float32)
         target, y_fit = prepare_target(self, y, self._classifier)
         n_out = len(self.classes_) if self._classifier else 1

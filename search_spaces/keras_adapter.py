@@ -78,7 +78,8 @@ class KerasAdapter(FrameworkAdapter):
     def is_installed(cls) -> bool:
         import importlib.util
 
-        return all(importlib.util.find_spec(m) is not None for m in ("keras", "tensorflow", "keras_tuner"))
+        modules = ("keras", "keras_tuner", keras_backend_in_use())
+        return all(importlib.util.find_spec(m) is not None for m in modules)
 
     @classmethod
     def gpu_build(cls, version: str, dists: set[str]) -> tuple[bool, str]:

@@ -158,3 +158,33 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         print(hw.summary())
     return 0
+
+
+def cmd_keras_backends(args: argparse.Namespace) -> int:
+    from recommender import keras_backends as kb
+
+    if args.batches < 10:
+        raise UserError(f"--batches must be at least 10, got {args.batches}")
+    if args.show:
+        measured = kb.load()
+    else:
+        if not kb.installed():
+            raise UserError("no Keras backend is installed: pip install 'automl-recommender[tensorflow]'")
+        measured = kb.measure(args.backends, batches=args.batches)
+    choice = kb.choose("auto", measured, env=None)
+    rows = kb.table(measured)
+    if args.json:
+        print_json({"cache": str(kb.cache_path()), "machine": kb.machine_key(), "measurements": rows,
+                    "auto": {"backend": choice.backend, "reason": choice.reason}})
+        return 0
+    for r in rows:
+        if r["error"]:
+            print(f"  {r['backend']:<11} failed: {r['error']}")
+        else:
+            print(f"  {r['backend']:<11} {r['seconds_per_batch'] * 1000:7.2f} ms per batch of {r['batch_size']}, "
+                  f"import {r['import_seconds']:.1f} s, first 10 batches {r['warmup_seconds']:.1f} s")
+    if not rows:
+        print("  nothing measured yet on this machine: run `automl keras-backends`")
+    print(f"keras_backend='auto' -> {choice.reason}")
+    print(f"cache: {kb.cache_path()}")
+    return 0

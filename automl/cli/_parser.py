@@ -18,6 +18,8 @@ EPILOGS = {
     "recommend": "example:\n  automl recommend data.csv --target y --time-budget 120",
     "profile": "example:\n  automl profile data.csv --target y --json",
     "doctor": "example:\n  automl doctor",
+    "keras-backends": "examples:\n  automl keras-backends          # measure each installed backend (~1 min)\n"
+                      "  automl keras-backends --show   # the cached figures and what keras_backend='auto' picks",
     "resume": "examples:\n  automl resume automl-runs/data-20261125-101500\n"
               "  automl resume runs/first --time-budget 120     # search longer than first planned",
     "worker": "example (the data file must be readable at the path recorded in the study, or pass --data):\n"
@@ -136,6 +138,14 @@ def _doctor(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=commands.cmd_doctor)
 
 
+def _keras_backends(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--show", action="store_true", help="print the cached measurements; measure nothing")
+    p.add_argument("--backends", nargs="+", choices=["tensorflow", "jax", "torch"],
+                   help="measure only these (default: every installed one)")
+    p.add_argument("--batches", type=int, default=300, help="timed mini-batches per backend (default 300)")
+    p.set_defaults(func=commands.cmd_keras_backends)
+
+
 #: (name, help, arguments) per sub-command, in the order ``automl --help`` lists them.
 SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = [
     ("run", "Search for the best model on a CSV, Parquet or Feather file.", _run),
@@ -146,4 +156,6 @@ SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = 
     ("profile", "Profile a dataset: column kinds, missing values, task and classes.", _profile),
     ("predict", "Predict with a saved run directory on a CSV, Parquet or Feather file.", _predict),
     ("doctor", "Show cores, memory, GPUs and which frameworks are installed and can use a GPU.", _doctor),
+    ("keras-backends", "Measure Keras 3's backends (TensorFlow, JAX, torch) on this machine; "
+     "search_options={'keras_backend': 'auto'} then picks the fastest.", _keras_backends),
 ]

@@ -30,6 +30,8 @@ class SearchSettings:
     bagging: bool = True  # medium data: k-fold bags (fold models kept, no refit) when the time plan allows
     #: "process": each trial runs in a child process that is killed at the trial's deadline or memory cap.
     isolation: str = "none"
+    #: Keras 3's backend: "auto", "tensorflow", "jax" or "torch" (see recommender.keras_backends).
+    keras_backend: str = "auto"
     #: Seconds one trial may run (None: a quarter of the time budget, at least 10 s); learners stop at it
     #: (the trial keeps the folds it finished, marked truncated), isolated trials are killed.
     trial_timeout: float | None = None

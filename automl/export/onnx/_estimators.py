@@ -161,7 +161,13 @@ def keras_graph(est: Any, n_features: int, width: int | None) -> Any:
     probability clean-up or target scaling."""
     from search_spaces._keras_model import import_keras
 
-    import_keras()
+    backend = import_keras().backend.backend()
+    if backend != "tensorflow":
+        raise OnnxExportError(
+            f"ONNX export of a Keras model needs Keras' TensorFlow backend (tf2onnx), but this process runs Keras "
+            f"on {backend!r}: export from a new process started with KERAS_BACKEND=tensorflow (the saved .keras "
+            "model loads on any backend)"
+        )
     require("tf2onnx", hint=f"pip install tf2onnx (Keras' ONNX export uses it), or {INSTALL_HINT}")
     import onnx
     import tensorflow as tf
