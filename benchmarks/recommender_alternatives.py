@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import _suite
+from benchmarks import recommender_gap as gap
 from benchmarks.metadata import POOL, _read, load_runs, load_split
 from benchmarks.metadata_cv import CV_RUNS
 from benchmarks.portfolio import RESULTS
@@ -51,6 +52,8 @@ LANDMARK_ROWS = 1000
 LANDMARK_MODELS = ("linear", "tree", "stump", "knn")
 FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "catboost", "keras", "torch")
 INNER_FOLDS = 5
+SBS = "always the best on average"
+NESTED = "nested: a cell chosen inside each training split"
 
 Predict = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (train mask, test mask) -> scores per framework
 
@@ -215,21 +218,36 @@ def figures(Y: np.ndarray, rows: np.ndarray, picks: np.ndarray) -> tuple[float, 
     return float(np.mean(got >= best - HIT_TOLERANCE)), float(np.mean(best - got))
 
 
-def grouped_lodo(Y: np.ndarray, groups: np.ndarray, predict: Predict) -> tuple[float, float]:
-    picks = np.zeros(len(Y), dtype=int)
+def lodo_scores(Y: np.ndarray, groups: np.ndarray, predict: Predict) -> np.ndarray:
+    """Each dataset's predicted scores per framework, from the model trained without its group."""
+    scores = np.zeros(Y.shape)
     for group in np.unique(groups):
         test = groups == group
-        picks[test] = predict(~test, test).argmax(axis=1)
-    return figures(Y, np.arange(len(Y)), picks)
+        scores[test] = predict(~test, test)
+    return scores
 
 
-def nested_lodo(Y: np.ndarray, groups: np.ndarray, cells: Mapping[str, Predict]) -> tuple[float, float, dict[str, int]]:
+def grouped_lodo(Y: np.ndarray, groups: np.ndarray, predict: Predict) -> tuple[float, float]:
+    return figures(Y, np.arange(len(Y)), lodo_scores(Y, groups, predict).argmax(axis=1))
+
+
+def gap_picks(Y: np.ndarray, groups: np.ndarray, scores: np.ndarray) -> list[gap.Pick]:
+    """The :class:`benchmarks.recommender_gap.Pick` of every dataset for a ranking by ``scores``."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    return [gap.Pick(str(g), float(Y[i].max()), float(Y[i, order[i, 0]]), float(Y[i, order[i, :2]].max()))
+            for i, g in enumerate(groups)]
+
+
+def nested_lodo(
+    Y: np.ndarray, groups: np.ndarray, cells: Mapping[str, Predict]
+) -> tuple[float, float, dict[str, int], np.ndarray]:
     """Grouped leave-one-dataset-out where each outer training split picks its cell by grouped
-    INNER_FOLDS-fold cross-validation (lowest regret, then best hit rate)."""
+    INNER_FOLDS-fold cross-validation (lowest regret, then best hit rate); also every held-out
+    dataset's predicted scores per framework."""
     from sklearn.model_selection import GroupKFold
 
     index = np.arange(len(Y))
-    picks = np.zeros(len(Y), dtype=int)
+    scores = np.zeros(Y.shape)
     chosen: dict[str, int] = {}
     for group in np.unique(groups):
         outer_test = groups == group
@@ -247,9 +265,9 @@ def nested_lodo(Y: np.ndarray, groups: np.ndarray, cells: Mapping[str, Predict])
 
         name = min(cells, key=lambda n: inner(cells[n]))
         chosen[name] = chosen.get(name, 0) + int(outer_test.sum())
-        picks[outer_test] = cells[name](~outer_test, outer_test).argmax(axis=1)
-    top1, regret = figures(Y, index, picks)
-    return top1, regret, chosen
+        scores[outer_test] = cells[name](~outer_test, outer_test)
+    top1, regret = figures(Y, index, scores.argmax(axis=1))
+    return top1, regret, chosen, scores
 
 
 def evaluate(table: pd.DataFrame, lm: pd.DataFrame, rules: pd.DataFrame) -> dict[str, Any]:
@@ -264,11 +282,18 @@ def evaluate(table: pd.DataFrame, lm: pd.DataFrame, rules: pd.DataFrame) -> dict
     rows = {name: grouped_lodo(Y, groups, cell) for name, cell in cells.items()}
     xgb = frameworks.index("xgboost")
     rows["always XGBoost"] = figures(Y, np.arange(len(Y)), np.full(len(Y), xgb))
-    rule_picks = rules.loc[table.index, frameworks].fillna(-np.inf).to_numpy().argmax(axis=1)
-    rows["rule-based"] = figures(Y, np.arange(len(Y)), rule_picks)
-    top1, regret, chosen = nested_lodo(Y, groups, cells)
+    rule_scores = rules.loc[table.index, frameworks].fillna(-np.inf).to_numpy()
+    rows["rule-based"] = figures(Y, np.arange(len(Y)), rule_scores.argmax(axis=1))
+    top1, regret, chosen, nested_scores = nested_lodo(Y, groups, cells)
+    # The gap closed (benchmarks.recommender_gap): the SBS is the best on average on the training groups.
+    sbs_scores = lodo_scores(Y, groups, cells[SBS])
+    xgb_scores = sbs_scores.copy()
+    xgb_scores[:, xgb] = np.inf
+    rankings = {NESTED: nested_scores, "always XGBoost": xgb_scores, "rule-based": rule_scores, SBS: sbs_scores}
+    sbs = gap_picks(Y, groups, sbs_scores)
+    gaps = {name: gap.figures(gap_picks(Y, groups, sc), sbs, HIT_TOLERANCE) for name, sc in rankings.items()}
     return {"datasets": len(Y), "groups": int(len(np.unique(groups))), "cells": rows,
-            "nested": {"top1": top1, "regret": regret, "chosen": chosen}}
+            "nested": {"top1": top1, "regret": regret, "chosen": chosen}, "gap": gaps}
 
 
 def report(result: Mapping[str, Any], commit: str) -> str:
@@ -302,8 +327,16 @@ def report(result: Mapping[str, Any], commit: str) -> str:
         lines += ["", f"Label noise: on the {count} datasets whose six configurations were each cross-validated twice, "
                   f"the framework best on the first 5-fold repeat is a hit on the second on {forward:.0%} of them, "
                   f"and back {back:.0%}: the same models, rescored on reshuffled folds, change winner that often."]
+    if "gap" in result:
+        lines += ["", "The share of the gap closed between the single best solver (SBS: the best on average on the "
+                  f"training groups, 0%) and the oracle (100%), paired bootstrap over groups ({gap.RESAMPLES} "
+                  f"resamples, seed {gap.SEED}):", "", *gap.table_lines(result["gap"], SBS)]
     verdict = "beats" if beats else "does not beat"
     lines += ["", f"Verdict: the nested ranking {verdict} every baseline on both figures."]
+    if "gap" in result:
+        ships = gap.ships(result["gap"][NESTED])
+        lines += [f"By the gap closed, the nested ranking {'ships' if ships else 'does not ship'} (its interval's "
+                  f"lower bound is {'above' if ships else 'not above'} 0%)."]
     return "\n".join(lines) + "\n"
 
 

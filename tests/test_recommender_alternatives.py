@@ -35,6 +35,8 @@ def test_nested_selection_learns_a_real_rule_and_beats_the_baselines() -> None:
     assert nested["top1"] >= 0.9 and nested["regret"] <= 0.01
     assert nested["top1"] > result["cells"]["always the best on average"][0]
     assert "Verdict: the nested ranking beats every baseline" in alt.report(result, "abc1234")
+    assert result["gap"][alt.NESTED]["gap_closed"] > 0.8 and result["gap"][alt.SBS]["gap_closed"] == 0.0
+    assert "By the gap closed, the nested ranking ships" in alt.report(result, "abc1234")
 
 
 @pytest.mark.slow

@@ -76,3 +76,11 @@ def test_the_table_marks_what_ships_and_the_references() -> None:
     assert "| always the best on average (SBS) |" in lines[3] and "(reference)" in lines[3]
     assert "(reference)" in lines[4]
     assert lines[2].endswith("| yes |" if ships(rows["mine"]) else "| no |")
+
+
+def test_alternatives_turn_predicted_scores_into_picks() -> None:
+    from benchmarks.recommender_alternatives import gap_picks
+
+    Y = np.array([[1.0, 0.8, 0.9], [0.5, 0.7, 0.6]])
+    picks = gap_picks(Y, np.array(["g1", "g2"]), np.array([[0.1, 0.3, 0.2], [0.0, 0.0, 1.0]]))
+    assert picks == [Pick("g1", 1.0, 0.8, 0.9), Pick("g2", 0.7, 0.6, 0.6)]
