@@ -1,0 +1,101 @@
+"""The Keras RealMLP (issue 20, deliverable 2): the PyTorch RealMLP's architecture in Keras 3.
+
+Slow lane: these import Keras on TensorFlow (the jax backend is tested in test_keras_backends).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from recommender import profile_dataset
+from search_spaces import fit_budget, get_adapter
+from tests.conftest import make_frame
+
+pytest.importorskip("keras_tuner")
+pytestmark = pytest.mark.slow
+
+
+def _build(task: str, n: int = 200, **params):
+    adapter = get_adapter("keras")
+    df = make_frame(task, n=n)
+    spec = profile_dataset(df, "y").feature_spec()
+    config = adapter.default_configs(spec)[0]
+    assert config.family == "realmlp"
+    est = adapter.build(config, spec)
+    est.set_params(**{f"model__{k}": v for k, v in {"max_epochs": 4, **params}.items()})
+    return est, df[list(spec.columns)], df["y"], spec
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_classifier_fits_and_gives_probabilities(task: str) -> None:
+    est, X, y, spec = _build(task)
+    est.fit(X, y)
+    proba = est.predict_proba(X)
+    assert proba.shape == (len(X), y.nunique())
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert set(est.predict(X)) <= set(y)
+    model = est[-1].model_
+    assert 0.1 <= model.get_layer("probabilities").temperature <= 10.0
+    assert est[-1].model_.get_layer("robust_scale").factor.numpy().any()  # fitted on the training rows
+
+
+def test_categorical_codes_are_one_hot_or_embedded() -> None:
+    est, X, y, spec = _build("binary")
+    assert spec.categorical, "make_frame gives a categorical column"
+    est.fit(X, y)
+    layer = est[-1].model_.get_layer("categorical")
+    assert layer.cardinalities and all(c >= 2 for c in layer.cardinalities)
+
+
+def test_regressor_fits_in_the_target_units() -> None:
+    est, X, y, _ = _build("regression")
+    est.fit(X, y)
+    pred = est.predict(X)
+    assert pred.shape == (len(X),) and np.isfinite(pred).all()
+    assert abs(pred.mean() - y.mean()) < 3 * y.std()
+
+
+def test_save_and_load_round_trip_in_safe_mode(tmp_path) -> None:
+    est, X, y, _ = _build("multiclass")
+    est.fit(X, y)
+    model = est[-1]
+    model.save_native(tmp_path / "m")
+    loaded = type(model).load_native(tmp_path / "m")
+    Xt = est[0].transform(X)
+    np.testing.assert_allclose(loaded.predict_proba(Xt), model.predict_proba(Xt), atol=1e-6)
+    assert loaded.family == "realmlp"
+
+
+def test_each_epoch_is_reported_to_the_pruner_as_log_loss() -> None:
+    est, X, y, _ = _build("binary", max_epochs=3, patience=10)
+    reports: list[tuple[int, float]] = []
+    with fit_budget(report=lambda step, value: reports.append((step, value))):
+        est.fit(X, y)
+    assert [s for s, _ in reports] == [1, 2, 3]
+    assert all(-5.0 < v < 0 for _, v in reports)  # negated log loss without label smoothing
+
+
+def test_a_two_second_deadline_stops_training_between_batches() -> None:
+    est, X, y, _ = _build("regression", n=4000, max_epochs=100_000, patience=100_000)
+    est[0].fit(X, y)
+    started = time.monotonic()
+    with fit_budget(deadline=started + 2.0):
+        est.fit(X, y)
+    assert est[-1].truncated_
+    assert np.isfinite(est.predict(X)).all()
+
+
+def test_onnx_export_refuses_another_backend_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from automl.export.onnx._errors import OnnxExportError
+    from automl.export.onnx._estimators import keras_graph
+
+    est, X, y, _ = _build("binary")
+    est.fit(X, y)
+    import keras
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(OnnxExportError, match=r"needs Keras' TensorFlow backend.*KERAS_BACKEND=tensorflow"):
+        keras_graph(est[-1], X.shape[1], 2)
