@@ -43,6 +43,7 @@ import pandas as pd
 from benchmarks import recommender_gap as gap
 from benchmarks.metadata import RUNS, load_runs, load_trials, trials_path
 from benchmarks.recommender_gap import Pick
+from recommender.evidence import Evidence
 from recommender.learned import MODEL_FILE, LearnedModel, Linear, Neighbours, TrialCost, config_features
 from recommender.meta import FEATURES, feature_vector
 
@@ -241,6 +242,20 @@ def train(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str], label
         settings, _ = select_scores(table, frameworks)
         score = fit_scores(table, frameworks, **settings)
     return LearnedModel(score, fold, trial, memory, {})
+
+
+def fit_evidence(runs: pd.DataFrame, label: str) -> Evidence | None:
+    """Every dataset's meta-features and each framework's normalised score (``label``): what a
+    recommendation quotes for similar datasets (:mod:`recommender.evidence`); shipped whatever the
+    evaluation says of the learned ranking, since it is the measurements, not a prediction."""
+    table = dataset_table(runs, label)
+    frameworks = [f for f in sorted(runs.framework.unique()) if f in table]
+    if table.empty or not frameworks:
+        return None
+    X = np.vstack([feature_vector(m, t) for m, t in zip(table.meta, table.task, strict=True)])
+    budgets = sorted(runs.budget.dropna().unique().tolist())
+    return Evidence.from_table(X, table.index, {f: table[f].to_numpy(dtype=np.float64) for f in frameworks},
+                               label=label, budget=float(budgets[0]) if len(budgets) == 1 else None)
 
 
 # -- evaluation ------------------------------------------------------------------------------------
@@ -513,7 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.eval_only:
         return 0
     ship = parts_to_ship(result)
-    if not any(ship.values()):
+    evidence = fit_evidence(runs, result["label"])
+    if not any(ship.values()) and evidence is None:
         if args.model.exists():
             args.model.unlink()
             print(f"removed {args.model}: the rebuilt model would not beat the baselines")
@@ -534,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     LearnedModel(
         model.score if ship["score"] else None,
         *((model.seconds_per_fold, model.trial_seconds, model.memory_mb) if ship["cost"] else ({}, {}, {})),
-        trained_on,
+        trained_on, evidence,
     ).save(args.model)
     print(f"wrote {args.model} ({args.model.stat().st_size / 1024:.0f} kB)")
     return 0

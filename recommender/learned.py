@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from recommender.cost import CostEstimate
+from recommender.evidence import Evidence
 from recommender.hardware import HardwareProfile
 from recommender.meta import FEATURES, feature_vector, meta_features
 from recommender.profile import DatasetProfile
@@ -189,6 +190,8 @@ class LearnedModel:
     trial_seconds: dict[str, TrialCost]
     memory_mb: dict[str, Linear]
     trained_on: dict[str, Any]
+    #: The meta-dataset's measurements that recommendations quote (:mod:`recommender.evidence`).
+    evidence: Evidence | None = None
 
     @property
     def frameworks(self) -> list[str]:
@@ -219,6 +222,7 @@ class LearnedModel:
             "seconds_per_fold": {f: m.to_dict() for f, m in self.seconds_per_fold.items()},
             "trial_seconds": {f: m.to_dict() for f, m in self.trial_seconds.items()},
             "memory_mb": {f: m.to_dict() for f, m in self.memory_mb.items()},
+            "evidence": None if self.evidence is None else self.evidence.to_dict(),
         }
 
     @classmethod
@@ -236,6 +240,7 @@ class LearnedModel:
                 {f: TrialCost.from_dict(m) for f, m in d["trial_seconds"].items()},
                 {f: Linear.from_dict(m) for f, m in d["memory_mb"].items()},
                 dict(d.get("trained_on", {})),
+                None if d.get("evidence") is None else Evidence.from_dict(d["evidence"]),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(f"malformed model file: {e}") from e
@@ -271,6 +276,10 @@ class LearnedRanker(Ranker):
         if model.score is None:  # the file ships learned costs only: the ranking stays the rules'
             self.name = "rule-based, learned costs"
         self._last: tuple[int, dict[str, tuple[float, list[str]]]] | None = None
+
+    def evidence(self) -> Evidence | None:
+        """The model file's own evidence (a model without one quotes none)."""
+        return self.model.evidence
 
     def _expected(self, profile: DatasetProfile) -> dict[str, tuple[float, list[str]]]:
         if self._last is None or self._last[0] != id(profile):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import pandas as pd
 
+from recommender import evidence as ev
 from recommender import keras_backends
 from recommender.calibration import gpu_epoch_basis
 from recommender.cost import (
@@ -25,11 +26,13 @@ from recommender.cost import (
     gpu_pays,
 )
 from recommender.hardware import HardwareProfile
+from recommender.meta import meta_features
 from recommender.profile import DatasetProfile
 from search_spaces import FrameworkAdapter, RankingFacts, adapter_names, all_adapters, get_adapter
 
 DeviceChoice = Literal["auto", "cpu", "cuda"]
-#: When no frameworks are named, candidates scoring this far below the best are left out of the search.
+#: When no frameworks are named, a candidate without evidence (:mod:`recommender.evidence`) scoring
+#: this far below the best by the rules is left out of the search (one with evidence never is by rule).
 AUTO_SCORE_GAP = 0.2
 #: Networks use the GPU from this many rows on; below, kernel launches and transfers dominate.
 NETWORK_GPU_MIN_ROWS = 5_000
@@ -41,11 +44,25 @@ MAX_BUDGET_SHARE_PER_TRIAL = 0.5
 class Candidate:
     framework: str
     display_name: str
+    #: The sort key (the rules' score; a network's placed by its evidence); not a prediction to show.
     score: float
     seconds_per_fit: float
     seconds_per_trial: float
     device: str
     reasons: tuple[str, ...]
+    #: Median score relative to the best candidate on ``n_similar`` similar datasets of the meta-dataset,
+    #: with its 25th-75th percentile ``spread``; None without evidence for this framework.
+    expected_relative: float | None = None
+    spread: tuple[float, float] | None = None
+    n_similar: int | None = None
+
+    @property
+    def figure(self) -> str:
+        """"expected 0.97 of the best candidate (median, IQR 0.93-0.99, 15 similar datasets)", or ""."""
+        if self.expected_relative is None or self.spread is None:
+            return ""
+        return (f"expected {self.expected_relative:.2f} of the best candidate (median, IQR "
+                f"{self.spread[0]:.2f}-{self.spread[1]:.2f}, {self.n_similar} similar datasets)")
 
 
 @dataclass(frozen=True)
@@ -80,8 +97,9 @@ class Recommendation:
     def to_frame(self) -> pd.DataFrame:
         rows = [
             {
-                "rank": i + 1, "framework": c.framework, "score": round(c.score, 3),
-                "seconds_per_trial": round(c.seconds_per_trial, 2),
+                "rank": i + 1, "framework": c.framework, "expected_of_best": c.expected_relative,
+                "spread": None if c.spread is None else f"{c.spread[0]:.2f}-{c.spread[1]:.2f}",
+                "similar_datasets": c.n_similar, "seconds_per_trial": round(c.seconds_per_trial, 2),
                 "seconds_per_fit": round(c.seconds_per_fit, 2), "device": c.device,
                 "reasons": "; ".join(c.reasons),
             }
@@ -96,7 +114,11 @@ class Recommendation:
     def from_dict(cls, d: dict[str, Any]) -> Recommendation:
         """Inverse of :meth:`to_dict` (used when a saved run is loaded)."""
         return cls(
-            candidates=tuple(Candidate(**{**c, "reasons": tuple(c["reasons"])}) for c in d["candidates"]),
+            candidates=tuple(
+                Candidate(**{**c, "reasons": tuple(c["reasons"]),
+                             "spread": None if c.get("spread") is None else tuple(c["spread"])})
+                for c in d["candidates"]
+            ),
             excluded=tuple(Exclusion(**e) for e in d["excluded"]),
             time_budget=d.get("time_budget"),
             ranker=d["ranker"],
@@ -108,9 +130,8 @@ class Recommendation:
         lines = [f"Recommendation (ranker: {self.ranker}):"]
         lines.extend(f"  {e}" for e in self.explanation)
         for i, c in enumerate(self.candidates, 1):
-            lines.append(
-                f"  {i}. {c.display_name} (score {c.score:.2f}, ~{c.seconds_per_trial:.2f} s per trial on {c.device})"
-            )
+            figure = f"{c.figure}, " if c.figure else ""
+            lines.append(f"  {i}. {c.display_name} ({figure}~{c.seconds_per_trial:.2f} s per trial on {c.device})")
             lines.extend(f"       - {r}" for r in c.reasons)
         for e in self.excluded:
             lines.append(f"  excluded {e.framework}: {e.reason}")
@@ -140,6 +161,11 @@ class Ranker(ABC):
     """Orders the frameworks that can run here; says why, and what one fit will cost."""
 
     name: str = "base"
+    #: The meta-dataset's evidence (None: the packaged one, :func:`recommender.evidence.load_evidence`).
+    evidence_source: ev.Evidence | None = None
+
+    def evidence(self) -> ev.Evidence | None:
+        return self.evidence_source if self.evidence_source is not None else ev.load_evidence()
 
     @abstractmethod
     def score(
@@ -203,9 +229,10 @@ class Ranker(ABC):
                                    f"{time_budget:.0f} s in all")
             for c in slow
         ]
+        candidates = _with_evidence(candidates, self.evidence(), profile, hardware)
         candidates.sort(key=lambda c: (-c.score, c.seconds_per_trial))
         if frameworks is None and candidates:
-            candidates, trailing = _within_gap(candidates, include)
+            candidates, trailing = _prune(candidates, include, time_budget, self.evidence())
             excluded += trailing
         explanation = explain(candidates, profile, hardware)
         if not hardware.has_gpu and candidates and not counterfactual:
@@ -251,21 +278,56 @@ def _cannot_run(adapter: FrameworkAdapter, profile: DatasetProfile) -> str:
     return ""
 
 
-def _within_gap(candidates: list[Candidate], include: Sequence[str]) -> tuple[list[Candidate], list[Exclusion]]:
-    """The candidates (best first) scoring within ``AUTO_SCORE_GAP`` of the best or in ``include``,
-    and an exclusion for each of the others."""
+def _with_evidence(candidates: list[Candidate], evidence: ev.Evidence | None, profile: DatasetProfile,
+                   hardware: HardwareProfile) -> list[Candidate]:
+    """Each candidate with its evidence (figures and a reason); a network with evidence is placed by
+    it, just after the last (by the rules) non-network whose expected score is at least its own, and
+    the rules' size and core penalties leave its reasons (the evidence replaces them)."""
+    if evidence is None or not candidates:
+        return candidates
+    found = evidence.relative(meta_features(profile), profile.task, [c.framework for c in candidates])
+    anchors = [(c.score, found[c.framework].expected) for c in candidates
+               if c.framework in found and not _is_network(c.framework)]
+    out = []
+    for c in candidates:
+        est = found.get(c.framework)
+        if est is None:
+            out.append(c)
+            continue
+        score, reasons = c.score, list(c.reasons)
+        if _is_network(c.framework):
+            penalties = {r for d, r in _network_rules(ranking_facts(get_adapter(c.framework), profile, hardware))
+                         if d < 0}
+            reasons = [r for r in reasons if r not in penalties]
+            above = [s for s, e in anchors if e >= est.expected]
+            if anchors:
+                score = min(above) - 0.001 if above else max(s for s, _ in anchors) + 0.001
+        out.append(replace(c, score=score, reasons=(est.describe(c.display_name), *reasons),
+                           expected_relative=est.expected, spread=(est.low, est.high), n_similar=est.n_similar))
+    return out
+
+
+def _prune(candidates: list[Candidate], include: Sequence[str], time_budget: float | None,
+           evidence: ev.Evidence | None) -> tuple[list[Candidate], list[Exclusion]]:
+    """The candidates (best first) worth searching, and an exclusion for each of the others: one with
+    evidence goes when :func:`recommender.evidence.trails` says so; one without, when it scores
+    ``AUTO_SCORE_GAP`` below the best by the rules."""
     top = candidates[0]
-    kept = [c for c in candidates if c.score >= top.score - AUTO_SCORE_GAP or c.framework in include]
-    trailing = [
-        Exclusion(
-            c.framework,
-            f"expected to trail {top.display_name} here (score {c.score:.2f} vs {top.score:.2f}; "
-            + "; ".join(r for r in c.reasons[1:] if not r.startswith("predicted"))
-            + "); pass frameworks=[...] to search it anyway",
-        )
-        for c in candidates
-        if c not in kept
-    ]
+    kept, trailing = [], []
+    for c in candidates:
+        why = None
+        if c.framework in include or c is top:
+            pass
+        elif c.expected_relative is not None and c.spread is not None:
+            why = ev.trails(c.display_name, c.expected_relative, c.spread, c.n_similar or 0, time_budget,
+                            None if evidence is None else evidence.budget)
+        elif c.score < top.score - AUTO_SCORE_GAP:
+            why = (f"no evidence for it in the meta-dataset, and by the rules it trails {top.display_name} here ("
+                   + "; ".join(r for r in c.reasons[1:] if not r.startswith("predicted")) + ")")
+        if why is None:
+            kept.append(c)
+        else:
+            trailing.append(Exclusion(c.framework, why + "; pass frameworks=[...] to search it anyway"))
     return kept, trailing
 
 
@@ -295,18 +357,24 @@ def explain(candidates: Sequence[Candidate], profile: DatasetProfile, hardware: 
     line = f"{_facts(profile)}: {top.display_name} first"
     if len(candidates) > 1:
         second = candidates[1]
-        margin = top.score - second.score
-        if round(margin, 3) == 0 and 0 < top.seconds_per_trial < second.seconds_per_trial:
-            # a tie on score is broken by cost: say so rather than print "+0.000"
-            line += (f", level with {second.display_name} on expected score and "
+        if round(top.score - second.score, 3) == 0 and 0 < top.seconds_per_trial < second.seconds_per_trial:
+            # a tie is broken by cost: say so rather than print a margin of zero
+            line += (f", level with {second.display_name} and "
                      f"~{second.seconds_per_trial / top.seconds_per_trial:.1f}x faster per trial")
+        elif top.expected_relative is not None and second.expected_relative is not None:
+            line += (f" (expected {top.expected_relative:.2f} of the best candidate on similar datasets, "
+                     f"{second.display_name} {second.expected_relative:.2f})")
         else:
-            line += f", expected {margin:+.3f} over {second.display_name}"
-    networks = [c for c in candidates[2:] if _is_network(c.framework)]
+            line += f", then {second.display_name}"
+    networks = [c for c in candidates[2:] if _is_network(c.framework) and c.expected_relative is not None]
     if networks and not _is_network(top.framework) and not _is_network(candidates[1].framework):
         net = networks[0]
-        line += f" and {top.score - net.score:+.3f} over a {net.display_name} network"
-    return [line + f"; {_speed(top, hardware)}"]
+        line += f"; a {net.display_name} network {net.expected_relative:.2f}"
+    lines = [line + f"; {_speed(top, hardware)}"]
+    if any(c.expected_relative is not None for c in candidates):
+        lines.append("order: the rules', each network placed by its evidence; 'expected' is a framework's median score "
+                     "relative to the best candidate on the meta-dataset's most similar datasets")
+    return lines
 
 
 def _is_network(framework: str) -> bool:
@@ -315,8 +383,6 @@ def _is_network(framework: str) -> bool:
 
 def _with_gpu(hardware: HardwareProfile) -> HardwareProfile:
     """The same machine with one typical GPU that every GPU-capable framework could use."""
-    from dataclasses import replace
-
     from recommender.hardware import GPUInfo
 
     frameworks = {

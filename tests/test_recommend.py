@@ -73,10 +73,15 @@ def test_explanation_says_a_tie_on_score_was_broken_by_cost() -> None:
     hw = detect_hardware()
     first, second = recommend_frameworks(prof, hw, frameworks=["sklearn", "xgboost"]).candidates[:2]
     first, second = replace(first, seconds_per_trial=1.0), replace(second, seconds_per_trial=4.0)
+    # The rules' score is a sort key, not a figure: without evidence no number is quoted (issue 22).
     margin = explain([replace(first, score=0.70), replace(second, score=0.65)], prof, hw)[0]
-    assert f"{first.display_name} first, expected +0.050 over {second.display_name}" in margin
+    assert f"{first.display_name} first, then {second.display_name}" in margin and "0.7" not in margin
+    quoted = explain([replace(first, score=0.70, expected_relative=0.99, spread=(0.95, 1.0), n_similar=15),
+                      replace(second, score=0.65, expected_relative=0.93, spread=(0.9, 0.97), n_similar=15)], prof, hw)
+    assert f"(expected 0.99 of the best candidate on similar datasets, {second.display_name} 0.93)" in quoted[0]
+    assert "median score relative to the best candidate" in quoted[1]
     tie = explain([replace(first, score=0.6702), replace(second, score=0.6700)], prof, hw)[0]
-    assert f"level with {second.display_name} on expected score and ~4.0x faster per trial" in tie
+    assert f"level with {second.display_name} and ~4.0x faster per trial" in tie
     assert "+0.000" not in tie
 
 
