@@ -258,6 +258,28 @@ def fit_evidence(runs: pd.DataFrame, label: str) -> Evidence | None:
                                label=label, budget=float(budgets[0]) if len(budgets) == 1 else None)
 
 
+def refresh_evidence(runs: pd.DataFrame, path: Path, label: str | None = None) -> int:
+    """Write the table's evidence into the model file at ``path``, its other parts unchanged."""
+    evidence = fit_evidence(runs, label or primary_label(runs))
+    if evidence is None:
+        print("no evidence: the table has no scored runs")
+        return 1
+    old = LearnedModel.from_dict(json.loads(path.read_text())) if path.is_file() else LearnedModel(None, {}, {}, {}, {})
+    trained_on = {**old.trained_on, "evidence": {
+        "label": evidence.label, "datasets": len(evidence.datasets), "frameworks": evidence.frameworks,
+        "commit": _head(), "date": datetime.date.today().isoformat(),
+        "command": "python -m benchmarks.recommender_model --evidence-only"}}
+    LearnedModel(old.score, old.seconds_per_fold, old.trial_seconds, old.memory_mb, trained_on, evidence).save(path)
+    print(f"wrote the evidence ({evidence.label} labels, {len(evidence.datasets)} datasets, "
+          f"{', '.join(evidence.frameworks)}) into {path}")
+    return 0
+
+
+def _head() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
 # -- evaluation ------------------------------------------------------------------------------------
 def _pick(scores: Mapping[str, float], available: list[str]) -> str:
     return max(available, key=lambda f: (scores.get(f, -math.inf), f == "xgboost"))
@@ -512,8 +534,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", type=Path, default=EVAL_MD)
     ap.add_argument("--label", choices=sorted(LABELS), default=None,
                     help="the scores that train and judge the ranking (default: cv when every run has one)")
+    ap.add_argument("--evidence-only", action="store_true",
+                    help="only refresh the evidence in the model file from the table (seconds; no evaluation)")
     args = ap.parse_args(argv)
     runs = load_runs(args.runs)
+    if args.evidence_only:
+        return refresh_evidence(runs, args.model, args.label)
     trials = load_trials(trials_path(args.runs), args.runs)
     frameworks = sorted(runs.framework.unique())
     result = evaluate(runs, trials, frameworks, labels_to_report(runs, args.label))
