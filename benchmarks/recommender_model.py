@@ -272,6 +272,10 @@ def refresh_evidence(runs: pd.DataFrame, path: Path, label: str | None = None) -
     LearnedModel(old.score, old.seconds_per_fold, old.trial_seconds, old.memory_mb, trained_on, evidence).save(path)
     print(f"wrote the evidence ({evidence.label} labels, {len(evidence.datasets)} datasets, "
           f"{', '.join(evidence.frameworks)}) into {path}")
+    for f in evidence.frameworks:
+        v = evidence.scores[f][~np.isnan(evidence.scores[f])]
+        print(f"  {f:9s} normalised score on {len(v)} datasets: median {np.median(v):.3f}, mean {v.mean():.3f}, "
+              f"best (1.0) on {int((v >= 1.0).sum())}")
     return 0
 
 
