@@ -8,6 +8,12 @@ and writes one JSON object per (dataset, family) to ``benchmarks/results/torch_f
 
     python -m benchmarks.torch_families --budget 60 --datasets mfeat_factors
     python -m benchmarks.torch_families --budget 60 --datasets mfeat_factors geographical_music california_houses
+
+``--framework keras`` runs the Keras families (``realmlp``, ``mlp``) through the same code, on the
+backend ``KERAS_BACKEND`` names (written as ``backend`` in each row; results in
+``keras_families_<budget>s_<backend>.jsonl``), so Keras and PyTorch compete on the same architecture:
+
+    KERAS_BACKEND=jax python -m benchmarks.torch_families --framework keras --families realmlp --budget 60
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from benchmarks._suite import HIGHER_IS_BETTER, MAIN_METRIC, load_split, read_ma
 from benchmarks.dev_suite import DEFAULT_SUITE, RESULTS
 
 FAMILIES = ("mlp", "realmlp", "tabm")
+FRAMEWORKS = {"torch": FAMILIES, "keras": ("mlp", "realmlp")}
 
 
 def _holdout(model: Any, X: pd.DataFrame, y: pd.Series, task: str) -> dict[str, float]:
@@ -33,8 +40,10 @@ def _holdout(model: Any, X: pd.DataFrame, y: pd.Series, task: str) -> dict[str, 
     return score(task, y.astype(str), None, model.predict_proba(X), [str(c) for c in model.classes_])
 
 
-def search_family(family: str, train: pd.DataFrame, target: str, task: str, budget: float, n_jobs: int) -> dict:
-    """The best trial of ``family`` within ``budget`` seconds, chosen on a split of ``train``."""
+def search_family(
+    family: str, train: pd.DataFrame, target: str, task: str, budget: float, n_jobs: int, framework: str = "torch"
+) -> dict:
+    """The best trial of ``framework``'s ``family`` within ``budget`` seconds, chosen on a split of ``train``."""
     import optuna
     from sklearn.model_selection import train_test_split
 
@@ -42,7 +51,7 @@ def search_family(family: str, train: pd.DataFrame, target: str, task: str, budg
     from search_spaces import fit_budget, get_adapter
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    adapter = get_adapter("torch")
+    adapter = get_adapter(framework)
     spec = profile_dataset(train, target).feature_spec()
     fit, val = train_test_split(
         train, test_size=0.25, random_state=0, stratify=train[target] if task != "regression" else None
@@ -59,7 +68,7 @@ def search_family(family: str, train: pd.DataFrame, target: str, task: str, budg
     best: dict[str, Any] = {"value": None, "model": None, "params": None, "epochs": None}
     while time.monotonic() < deadline - 1.0:
         if len(study.trials) > 0:
-            study.enqueue_trial({"torch.family": family})
+            study.enqueue_trial({f"{framework}.family": family})
         trial = study.ask()
         config = adapter.suggest(trial, spec)
         model = adapter.build(config, spec, seed=0, n_jobs=n_jobs)
@@ -73,7 +82,8 @@ def search_family(family: str, train: pd.DataFrame, target: str, task: str, budg
             continue
         study.tell(trial, value)
         if study.best_trial.number == trial.number:
-            best = {"value": value, "model": model, "params": config.params, "epochs": model[-1].n_epochs_}
+            epochs = getattr(model[-1], "n_epochs_", None)  # the Keras estimators do not record it
+            best = {"value": value, "model": model, "params": config.params, "epochs": epochs}
     return {**best, "trials": len(study.trials), "seconds": round(time.monotonic() - started, 1)}
 
 
@@ -81,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", type=float, default=60.0, help="seconds per family and dataset")
     ap.add_argument("--datasets", nargs="+", default=["mfeat_factors"], help="names from the manifest")
-    ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
+    ap.add_argument("--framework", choices=list(FRAMEWORKS), default="torch")
+    ap.add_argument("--families", nargs="+", choices=FAMILIES, help="default: the framework's families")
     ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
     ap.add_argument("--n-jobs", type=int, default=1)
     ap.add_argument("--out", type=Path)
@@ -90,18 +101,26 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [d for d in args.datasets if d not in entries]
     if unknown:
         ap.error(f"unknown dataset(s) {unknown}; the suite has {sorted(entries)}")
-    out = args.out or RESULTS / f"torch_families_{args.budget:g}s.jsonl"
+    families = args.families or list(FRAMEWORKS[args.framework])
+    backend = ""
+    if args.framework == "keras":
+        from search_spaces._keras_model import import_keras
+
+        backend = import_keras(args.n_jobs).backend.backend()
+    stem = f"keras_families_{args.budget:g}s_{backend}" if backend else f"torch_families_{args.budget:g}s"
+    out = args.out or RESULTS / f"{stem}.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in args.datasets:
         entry = entries[name]
         train, test = load_split(entry, args.suite)
         task, target = entry["task"], entry["target"]
-        for family in args.families:
-            found = search_family(family, train, target, task, args.budget, args.n_jobs)
+        for family in families:
+            found = search_family(family, train, target, task, args.budget, args.n_jobs, args.framework)
             holdout = _holdout(found["model"], test, test[target], task) if found["model"] is not None else {}
             row = {
-                "dataset": name, "task": task, "family": family, "budget_s": args.budget, "trials": found["trials"],
+                "dataset": name, "task": task, "framework": args.framework, "backend": backend,
+                "family": family, "budget_s": args.budget, "trials": found["trials"],
                 "seconds": found["seconds"], f"val_{MAIN_METRIC[task]}": found["value"], "best_epochs": found["epochs"],
                 **{f"test_{k}": round(v, 5) for k, v in holdout.items()}, "best_params": found["params"],
             }
