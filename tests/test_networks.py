@@ -160,11 +160,13 @@ def test_keras_and_torch_coexist_in_one_process() -> None:
     assert isinstance(proba, pd.DataFrame) and proba.shape == (20, 3)
 
 
-def test_networks_are_ranked_down_on_small_data_with_a_reason() -> None:
+def test_networks_are_judged_on_evidence_not_on_the_row_count() -> None:
+    # The packaged evidence (10 s searches): PyTorch's RealMLP/TabM defaults rarely finish a trial there.
     rec = automl.recommend(make_frame("binary", n=300), "y")
-    assert "torch" not in rec.frameworks and "keras" not in rec.frameworks
     reasons = {e.framework: e.reason for e in rec.excluded}
-    assert "rows" in reasons["torch"] and "pass frameworks" in reasons["torch"]
+    assert "torch" not in rec.frameworks
+    assert "similar datasets" in reasons["torch"] and "pass frameworks" in reasons["torch"]
+    assert "rarely beat" not in reasons["torch"]
 
 
 @pytest.mark.slow
