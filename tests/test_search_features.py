@@ -230,8 +230,9 @@ def test_the_first_trial_is_the_baseline_an_adapter_names(monkeypatch):
     assert first_trial()["framework"] == "xgboost"
 
 
-def test_each_fold_of_a_trial_gets_an_equal_share_of_the_time_left() -> None:
-    """A network (or booster) stops at its fold's share, so the first fold cannot eat the whole trial."""
+def test_a_trials_folds_share_its_time_and_a_cut_short_trial_trains_a_few_folds_properly() -> None:
+    """A network (or booster) stops at its fold's share, so the first fold cannot eat the whole trial;
+    one that its deadline cuts short spreads the time over at most three folds, not fifteen."""
     import time
 
     import numpy as np
@@ -239,28 +240,39 @@ def test_each_fold_of_a_trial_gets_an_equal_share_of_the_time_left() -> None:
     from sklearn.base import BaseEstimator, RegressorMixin
     from sklearn.metrics import get_scorer
 
-    from automl.search._folds import fit_folds
+    from automl.search._folds import TIME_LIMITED_FOLDS, fit_folds
     from search_spaces._budget import current_budget
 
     seen: list[float] = []
 
     class RecordsItsDeadline(RegressorMixin, BaseEstimator):
+        def __init__(self, cut_short: bool = False) -> None:
+            self.cut_short = cut_short
+
         def fit(self, X, y):
             seen.append(current_budget().seconds_left())
-            self.mean_ = float(np.mean(y))
+            self.mean_, self.truncated_ = float(np.mean(y)), self.cut_short
             return self
 
         def predict(self, X):
             return np.full(len(X), self.mean_)
 
-    X = pd.DataFrame({"a": np.arange(40.0)})
-    y = pd.Series(np.arange(40.0))
-    splits = [(np.arange(40)[np.arange(40) % 4 != k], np.arange(40)[np.arange(40) % 4 == k]) for k in range(4)]
-    result = fit_folds(
-        RecordsItsDeadline(), X, y, splits, get_scorer("neg_root_mean_squared_error"),
-        deadline=time.monotonic() + 40.0, report=None, n_threads=1, classes=None, keep_oof=False, metric_name="rmse",
-    )
-    assert len(result.scores) == 4 and not result.truncated
-    # 40 s left over 4 folds: the first may use ~10 s, and what a fold leaves unused passes on.
-    assert seen[0] == pytest.approx(10.0, abs=0.5)
-    assert seen[1] == pytest.approx(40.0 / 3, abs=0.5) and seen[3] == pytest.approx(40.0, abs=0.5)
+    X = pd.DataFrame({"a": np.arange(60.0)})
+    y = pd.Series(np.arange(60.0))
+    splits = [(np.arange(60)[np.arange(60) % 6 != k], np.arange(60)[np.arange(60) % 6 == k]) for k in range(6)]
+
+    def run(cut_short: bool):
+        seen.clear()
+        return fit_folds(
+            RecordsItsDeadline(cut_short), X, y, splits, get_scorer("neg_root_mean_squared_error"),
+            deadline=time.monotonic() + 60.0, report=None, n_threads=1, classes=None, keep_oof=False,
+            metric_name="rmse",
+        )
+
+    result = run(cut_short=False)
+    assert len(result.scores) == 6 and not result.truncated and TIME_LIMITED_FOLDS == 3
+    # The first fold may use a third; once it finished in time, the time left is shared by every
+    # fold left, and what a fold leaves unused passes on.
+    assert [round(s) for s in seen] == [20, 12, 15, 20, 30, 60]
+    run(cut_short=True)  # each fit reports itself cut short: a third of the time left (instant fits here)
+    assert [round(s) for s in seen] == [20, 20, 20, 20, 30, 60]
