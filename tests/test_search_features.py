@@ -276,3 +276,12 @@ def test_a_trials_folds_share_its_time_and_a_cut_short_trial_trains_a_few_folds_
     assert [round(s) for s in seen] == [20, 12, 15, 20, 30, 60]
     run(cut_short=True)  # each fit reports itself cut short: a third of the time left (instant fits here)
     assert [round(s) for s in seen] == [20, 20, 20, 20, 30, 60]
+
+
+def test_a_framework_too_late_to_load_is_not_drawn() -> None:
+    """Near the end, the cheapest framework was Keras, not loaded yet: each draw's trial was pruned at
+    once and the next draw picked it again (1,296 pruned trials in the last seconds of one search)."""
+    allocator = CostAwareAllocator({"keras": 0.5, "sklearn": 2.0})
+    assert allocator.choose(0.1) == "keras"  # nothing fits: the cheapest
+    assert allocator.choose(0.1, allowed=["sklearn"]) == "sklearn"
+    assert UniformAllocator({"keras": 0.5, "sklearn": 2.0}).choose(100.0, allowed=["sklearn"]) == "sklearn"

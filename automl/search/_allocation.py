@@ -15,6 +15,7 @@ the cheapest is: the trial's own deadline then truncates it).
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,11 +82,13 @@ class CostAwareAllocator:
             out[name] = max(eci, MIN_ECI_SECONDS)
         return out
 
-    def choose(self, seconds_left: float) -> str:
-        """The next framework; the cheapest when no framework's typical trial fits in ``seconds_left``."""
-        eci = {f: e for f, e in self.eci().items() if self.arms[f].cost * FIT_FACTOR <= seconds_left}
+    def choose(self, seconds_left: float, allowed: Collection[str] | None = None) -> str:
+        """The next framework among ``allowed`` (default: all); the cheapest when no framework's
+        typical trial fits in ``seconds_left``."""
+        arms = [f for f in self.arms if allowed is None or f in allowed] or list(self.arms)
+        eci = {f: e for f, e in self.eci().items() if f in arms and self.arms[f].cost * FIT_FACTOR <= seconds_left}
         if not eci:
-            return min(self.arms, key=lambda f: self.arms[f].cost)
+            return min(arms, key=lambda f: self.arms[f].cost)
         names = list(eci)
         weights = np.array([1.0 / eci[f] for f in names])
         return str(names[int(self.rng.choice(len(names), p=weights / weights.sum()))])
@@ -99,11 +102,11 @@ class UniformAllocator(CostAwareAllocator):
         super().__init__(predicted_seconds, seed)
         self._turn = 0
 
-    def choose(self, seconds_left: float) -> str:
-        names = list(self.arms)
+    def choose(self, seconds_left: float, allowed: Collection[str] | None = None) -> str:
+        names = [f for f in self.arms if allowed is None or f in allowed] or list(self.arms)
         for k in range(len(names)):
             name = names[(self._turn + k) % len(names)]
             if self.arms[name].cost * FIT_FACTOR <= seconds_left:
                 self._turn = (self._turn + k + 1) % len(names)
                 return name
-        return min(self.arms, key=lambda f: self.arms[f].cost)
+        return min(names, key=lambda f: self.arms[f].cost)
