@@ -43,3 +43,11 @@ def test_meta_winners_takes_each_datasets_best_framework(tmp_path):
         {"dataset": "b", "framework": "sklearn", "normalised_score": None},
     ]))
     assert search_value.meta_winners(runs) == {"a": "torch"}
+
+
+def test_no_gap_when_the_oracle_plan_does_not_beat_turns(tmp_path):
+    rows = [{"dataset": "a", "task": "binary", "budget": 10.0, "plan": plan, "auc": auc, "constant": {"auc": 0.5},
+             "wall_s": 10.0, "best": "x"} for plan, auc in zip(search_value.PLANS, (0.9, 1.0, 0.8), strict=True)]
+    path = tmp_path / "search_value.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    assert "share of the gap closed: **undefined**: the oracle plan" in search_value.render(path)
