@@ -286,18 +286,8 @@ class AutoMLResult:
             self.best_model, path, feature_columns=self.feature_columns, feature_dtypes=self.feature_dtypes,
             task=self.task, classes=self.classes_,
             # The framework's adapter chooses the converter: one name per member (each fold of a bag).
-            framework=self._member_frameworks(),
+            framework=member_frameworks(self),
         )
-
-    def _member_frameworks(self) -> str | list[str]:
-        """The framework of each of the best model's members, in order: ensemble members (each
-        k-fold bag's folds in turn), a single bag's folds, or the one framework."""
-        if self.ensemble:
-            return [m["framework"] for m in self.ensemble for _ in range(int(m.get("folds", 1)))]
-        members = getattr(self.best_model, "members", None)
-        if isinstance(members, list):
-            return [self.best_framework] * len(members)
-        return self.best_framework
 
     def plot_history(self, ax: Any = None) -> Any:
         """Score of every finished trial against time, coloured by framework, with the running best."""
@@ -371,3 +361,14 @@ class AutoMLResult:
             "<div><b>AutoML result</b><pre>" + self.summary().replace("<", "&lt;") + "</pre>"
             + self.framework_report()._repr_html_() + board + self.recommendation._repr_html_() + "</div>"
         )
+
+
+def member_frameworks(result: Any) -> str | list[str]:
+    """The framework of each of a result's best-model members, in order: ensemble members (each
+    k-fold bag's folds in turn), a single bag's folds, or the one framework."""
+    if result.ensemble:
+        return [m["framework"] for m in result.ensemble for _ in range(int(m.get("folds", 1)))]
+    members = getattr(result.best_model, "members", None)
+    if isinstance(members, list):
+        return [result.best_framework] * len(members)
+    return result.best_framework

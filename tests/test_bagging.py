@@ -101,7 +101,9 @@ def test_a_bagged_search_keeps_the_fold_models_and_needs_no_refit(bagged_result,
     path = r.save(tmp_path / "run")
     again = automl.load(path)
     np.testing.assert_allclose(again.predict_proba(df.head(20)).to_numpy(), proba.to_numpy())
-    frameworks = r._member_frameworks()
+    from automl.result import member_frameworks
+
+    frameworks = member_frameworks(r)
     assert isinstance(frameworks, list) and len(frameworks) == len(members)
 
 

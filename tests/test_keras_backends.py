@@ -28,6 +28,16 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path):
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
     monkeypatch.setenv(kb.CACHE_ENV, str(tmp_path / "keras_backends.json"))
     monkeypatch.setattr(kb, "_imported_backend", lambda: None)
+    # Another test of the session may have imported keras (on TensorFlow): read the variable only.
+    import os
+
+    import search_spaces.keras_adapter as ka
+
+    def from_env() -> str:
+        return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+    monkeypatch.setattr(kb, "keras_backend_in_use", from_env)
+    monkeypatch.setattr(ka, "keras_backend_in_use", from_env)
     monkeypatch.setattr(kb, "_APPLIED", None)
     monkeypatch.setattr(kb, "installed", lambda: ALL)
     return tmp_path / "keras_backends.json"

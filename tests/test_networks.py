@@ -161,12 +161,15 @@ def test_keras_and_torch_coexist_in_one_process() -> None:
 
 
 def test_networks_are_judged_on_evidence_not_on_the_row_count() -> None:
-    # The packaged evidence (10 s searches): PyTorch's RealMLP/TabM defaults rarely finish a trial there.
-    rec = automl.recommend(make_frame("binary", n=300), "y")
-    reasons = {e.framework: e.reason for e in rec.excluded}
-    assert "torch" not in rec.frameworks
-    assert "similar datasets" in reasons["torch"] and "pass frameworks" in reasons["torch"]
-    assert "rarely beat" not in reasons["torch"]
+    # 300 rows used to exclude every network by rule ("rarely beat boosted trees"); now the packaged
+    # evidence (10 s searches on the meta-dataset) places or drops PyTorch, and says so.
+    rec = automl.recommend(make_frame("binary", n=300), "y", time_budget=60)
+    if "torch" in rec.frameworks:
+        text = " ".join(next(c for c in rec.candidates if c.framework == "torch").reasons)
+    else:
+        text = next(e.reason for e in rec.excluded if e.framework == "torch")
+        assert "pass frameworks" in text
+    assert "similar datasets" in text and "rarely beat" not in text
 
 
 @pytest.mark.slow
