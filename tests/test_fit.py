@@ -109,7 +109,16 @@ def test_same_seed_gives_same_trials() -> None:
     pa = [t.params for t in a.study.trials]
     assert pa == [t.params for t in b.study.trials]
     assert len({p["framework"] for p in pa}) >= 2  # the sampler chose among frameworks
-    np.testing.assert_allclose(a.leaderboard.score.to_numpy(float), b.leaderboard.score.to_numpy(float))
+    # The clock shapes two kinds of trial: one its deadline cut short (truncated: it scored the folds
+    # it reached) and a network's (its learning-rate schedule fits the epochs the time leaves room
+    # for). Every other trial scores the same.
+    def whole(r: automl.AutoMLResult) -> dict[int, float]:
+        return {t.number: t.value for t in r.study.trials
+                if not t.user_attrs.get("truncated") and t.params["framework"] not in ("torch", "keras", "autokeras")}
+
+    same = whole(a).keys() & whole(b).keys()
+    assert len(same) >= 4
+    np.testing.assert_allclose([whole(a)[n] for n in sorted(same)], [whole(b)[n] for n in sorted(same)])
 
 
 def test_failed_trials_are_recorded_and_the_search_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
