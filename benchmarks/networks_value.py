@@ -14,6 +14,16 @@ with Keras and PyTorch not installed). Both append to one JSON-lines file; the r
     python -m benchmarks.networks_value --budget 60                  # the dev suite (2 x 13 runs)
     python -m benchmarks.networks_value --budget 60 --datasets iris hitters
     python -m benchmarks.networks_value --report benchmarks/results/networks_value_60s.jsonl
+
+One seed's difference on one dataset is mostly noise (a 250-row test set, a search that draws
+frameworks at random), so ``--seed N`` repeats the invocation with another search seed into
+``networks_value_<budget>s_seed<N>.jsonl``, and ``--combine`` reports several such files together:
+each dataset's difference averaged over the seeds, and the mean over datasets with a 90% bootstrap
+interval (datasets resampled; the seeds of a dataset stay together):
+
+    python -m benchmarks.networks_value --budget 60 --seed 1
+    python -m benchmarks.networks_value --combine benchmarks/results/networks_value_60s.jsonl \
+        benchmarks/results/networks_value_60s_seed1.jsonl
 """
 
 from __future__ import annotations
@@ -76,6 +86,55 @@ def render(path: Path) -> str:
     return "\n".join(lines)
 
 
+def bootstrap_mean(values: np.ndarray, level: float = 0.9, n: int = 4000, seed: int = 0) -> tuple[float, float]:
+    """The ``level`` bootstrap interval of the mean of ``values`` (one value per dataset)."""
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(n, len(values)))].mean(axis=1)
+    return float(np.quantile(means, (1 - level) / 2)), float(np.quantile(means, (1 + level) / 2))
+
+
+def combine(paths: list[Path]) -> str:
+    """Several seeds' files together: per dataset the mean difference over seeds, then the mean over
+    datasets with its bootstrap interval, and how often a network is in the final model."""
+    diffs, inside, promise = [], [], []
+    for path in paths:
+        table, _, _ = compare.summarise(compare.load_rows(path))
+        for budget, g in table.groupby("budget"):
+            wide = g.pivot(index="dataset", columns="system", values="norm")
+            for dataset, row in wide.iterrows():
+                diffs.append({"budget": budget, "dataset": dataset, "file": path.name,
+                              "with": row.get("automl", np.nan), "without": row.get("no-networks", np.nan)})
+            for _, r in g.iterrows():
+                promise.append(bool(r["promise"]))
+                if r["system"] == "automl":
+                    inside.append({"budget": budget, "dataset": r["dataset"], "inside": network_in_final_model(r)})
+    df = pd.DataFrame(diffs)
+    df["difference"] = df["with"] - df["without"]
+    members = pd.DataFrame(inside)
+    lines = [f"Files: {', '.join(p.name for p in paths)}", ""]
+    for budget, g in df.groupby("budget"):
+        per = g.groupby("dataset").agg(seeds=("file", "count"), with_=("with", "mean"),
+                                       without=("without", "mean"), difference=("difference", "mean"))
+        m = members[members.budget == budget].groupby("dataset")["inside"].agg(["sum", "count"])
+        lines += [f"## {budget:g} s budget, {int(per.seeds.max())} seed(s)", "",
+                  "| dataset | seeds | with networks | without | mean difference | network in final model |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for dataset, r in per.iterrows():
+            k = m.loc[dataset] if dataset in m.index else {"sum": 0, "count": 0}
+            lines.append(f"| {dataset} | {int(r.seeds)} | {r.with_:.4f} | {r.without:.4f} | {r.difference:+.4f} "
+                         f"| {int(k['sum'])}/{int(k['count'])} |")
+        lo, hi = bootstrap_mean(per.difference.to_numpy(float))
+        often = int((m["sum"] >= m["count"] / 2).sum())
+        lines += ["", f"- mean normalised score: with networks {per.with_.mean():.4f}, "
+                      f"without {per.without.mean():.4f}; "
+                      f"difference {per.difference.mean():+.4f}, 90% interval [{lo:+.4f}, {hi:+.4f}] "
+                      f"over {len(per)} datasets",
+                  f"- a network is in the final model in {int(m['sum'].sum())} of {int(m['count'].sum())} runs; "
+                  f"in at least half the seeds' final model on {often} of {len(m)} datasets", ""]
+    lines.append(f"- time promise kept: {sum(promise)}/{len(promise)} runs")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--budget", type=float, default=60.0)
@@ -84,12 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="JSON-lines file (default: results/networks_value_<budget>s.jsonl)")
     ap.add_argument("--report", type=Path, help="only re-render the report of an existing JSON-lines file")
     ap.add_argument("--resume", action="store_true", help="skip runs already in --out at the same code")
+    ap.add_argument("--seed", type=int, default=0, help="the search seed of both variants (default 0)")
+    ap.add_argument("--combine", type=Path, nargs="+", help="only report several seeds' JSON-lines files together")
     args = ap.parse_args(argv)
     if args.report:
         print(render(args.report))
         return 0
-    out = args.out or compare.RESULTS / f"networks_value_{args.budget:g}s.jsonl"
-    common = ["--budgets", str(args.budget), "--systems", "automl", "--suite", str(args.suite), "--out", str(out)]
+    if args.combine:
+        print(combine(args.combine))
+        return 0
+    suffix = f"_seed{args.seed}" if args.seed else ""
+    out = args.out or compare.RESULTS / f"networks_value_{args.budget:g}s{suffix}.jsonl"
+    common = ["--budgets", str(args.budget), "--systems", "automl", "--suite", str(args.suite), "--out", str(out),
+              "--seed", str(args.seed)]
     if args.datasets:
         common += ["--datasets", *args.datasets]
     if args.resume:
@@ -97,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     for label, options in VARIANTS.items():
         compare.main([*common, "--label", label, "--automl-options", options])
     report = render(out)
-    out.with_suffix(".md").write_text(f"Command: python -m benchmarks.networks_value --budget {args.budget:g}\n\n"
+    seed = f" --seed {args.seed}" if args.seed else ""
+    out.with_suffix(".md").write_text(f"Command: python -m benchmarks.networks_value --budget {args.budget:g}{seed}\n\n"
                                       + report)
     print(report)
     return 0

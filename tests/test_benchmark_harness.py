@@ -191,6 +191,30 @@ def test_networks_value_report_counts_networks_in_the_final_model(tmp_path):
     assert "time promise kept: automl 2/3, no-networks 3/3" in text
 
 
+def test_networks_value_combines_seeds_per_dataset_with_an_interval_over_datasets(tmp_path):
+    from benchmarks import networks_value
+
+    def seed(path, with_a, with_b, network_a):
+        rows = [
+            {**_row("automl", "a", "binary", with_a, 50), "best": "torch" if network_a else "xgboost"},
+            {**_row("no-networks", "a", "binary", 0.90, 50), "best": "xgboost"},
+            {**_row("automl", "b", "binary", with_b, 50), "best": "sklearn"},
+            {**_row("no-networks", "b", "binary", 0.90, 80), "best": "sklearn"},
+        ]
+        path.write_text("\n".join(json.dumps(r) for r in rows))
+        return path
+
+    # Seed 0: a with networks 0.9 (tie), b 0.8 (0.75 normalised); seed 1: a 0.7 (0.5), b 0.9 (tie).
+    files = [seed(tmp_path / "s0.jsonl", 0.90, 0.80, True), seed(tmp_path / "s1.jsonl", 0.70, 0.90, False)]
+    text = networks_value.combine(files)
+    assert "60 s budget, 2 seed(s)" in text
+    assert "| a | 2 | 0.7500 | 1.0000 | -0.2500 | 1/2 |" in text
+    assert "| b | 2 | 0.8750 | 1.0000 | -0.1250 | 0/2 |" in text
+    assert "difference -0.1875, 90% interval [-0.2500, -0.1250] over 2 datasets" in text
+    assert "in at least half the seeds' final model on 1 of 2 datasets" in text
+    assert "time promise kept: 6/8 runs" in text
+
+
 def test_report_gives_each_systems_worst_score_and_gap_behind_the_best_peer(tmp_path):
     rows = [
         _row("automl", "a", "binary", 0.90, 50), _row("flaml", "a", "binary", 0.80, 50),
