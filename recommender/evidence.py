@@ -30,6 +30,8 @@ from recommender.meta import FEATURES, feature_vector
 MODEL_FILE = Path(__file__).with_name("learned_model.json")
 #: How many similar datasets the evidence comes from.
 K_SIMILAR = 15
+#: A framework "reached the best" on a similar dataset when its relative score is at least 1 minus this.
+TOP_TOLERANCE = 0.01
 #: The meta-features that measure similarity: size, shape, column types and task.
 SIMILARITY = ("log_rows", "log_features", "categorical_share", "low_cardinality_share", "log_classes", "regression")
 
@@ -43,6 +45,8 @@ class Estimate:
     high: float  # 75th percentile
     n_similar: int
     budget: float | None = None
+    #: Share of the similar datasets where it reached the best candidate's score (within TOP_TOLERANCE).
+    top: float | None = None
 
     def describe(self, framework: str) -> str:
         at = f" in {self.budget:g} s searches" if self.budget else ""
@@ -91,7 +95,7 @@ class Evidence:
             if len(seen):
                 low, high = np.percentile(seen, [25, 75])
                 out[f] = Estimate(round(float(np.median(seen)), 4), round(float(low), 4), round(float(high), 4),
-                                  int(len(seen)), self.budget)
+                                  int(len(seen)), self.budget, round(float(np.mean(seen >= 1 - TOP_TOLERANCE)), 4))
         return out
 
     def to_dict(self) -> dict[str, Any]:

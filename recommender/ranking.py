@@ -55,6 +55,8 @@ class Candidate:
     expected_relative: float | None = None
     spread: tuple[float, float] | None = None
     n_similar: int | None = None
+    #: Share of those datasets where it reached the best candidate's score: the search's prior for it.
+    top_share: float | None = None
 
     @property
     def figure(self) -> str:
@@ -113,18 +115,12 @@ class Recommendation:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Recommendation:
         """Inverse of :meth:`to_dict` (used when a saved run is loaded)."""
-        return cls(
-            candidates=tuple(
-                Candidate(**{**c, "reasons": tuple(c["reasons"]),
-                             "spread": None if c.get("spread") is None else tuple(c["spread"])})
-                for c in d["candidates"]
-            ),
-            excluded=tuple(Exclusion(**e) for e in d["excluded"]),
-            time_budget=d.get("time_budget"),
-            ranker=d["ranker"],
-            notes=tuple(d.get("notes", ())),
-            explanation=tuple(d.get("explanation", ())),
-        )
+        candidates = tuple(Candidate(**{**c, "reasons": tuple(c["reasons"]),
+                                        "spread": None if c.get("spread") is None else tuple(c["spread"])})
+                           for c in d["candidates"])
+        return cls(candidates=candidates, excluded=tuple(Exclusion(**e) for e in d["excluded"]),
+                   time_budget=d.get("time_budget"), ranker=d["ranker"], notes=tuple(d.get("notes", ())),
+                   explanation=tuple(d.get("explanation", ())))
 
     def summary(self) -> str:
         lines = [f"Recommendation (ranker: {self.ranker}):"]
@@ -303,7 +299,8 @@ def _with_evidence(candidates: list[Candidate], evidence: ev.Evidence | None, pr
             if anchors:
                 score = min(above) - 0.001 if above else max(s for s, _ in anchors) + 0.001
         out.append(replace(c, score=score, reasons=(est.describe(c.display_name), *reasons),
-                           expected_relative=est.expected, spread=(est.low, est.high), n_similar=est.n_similar))
+                           expected_relative=est.expected, spread=(est.low, est.high), n_similar=est.n_similar,
+                           top_share=est.top))
     return out
 
 

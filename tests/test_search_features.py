@@ -285,3 +285,65 @@ def test_a_framework_too_late_to_load_is_not_drawn() -> None:
     assert allocator.choose(0.1) == "keras"  # nothing fits: the cheapest
     assert allocator.choose(0.1, allowed=["sklearn"]) == "sklearn"
     assert UniformAllocator({"keras": 0.5, "sklearn": 2.0}).choose(100.0, allowed=["sklearn"]) == "sklearn"
+
+
+def test_evidence_weighs_on_a_frameworks_draws_until_it_has_a_result() -> None:
+    from automl.search._allocation import MIN_PRIOR, priors
+
+    prior = priors({"booster": 0.6, "network": 0.06, "weak": 0.0, "unknown": None}, ["booster", "network", "weak",
+                                                                                       "unknown"])
+    assert prior == {"booster": 1.0, "network": pytest.approx(0.1), "weak": MIN_PRIOR, "unknown": 1.0}
+    assert priors({"a": None, "b": 0.0}, ["a", "b"]) == {"a": 1.0, "b": 1.0}  # no evidence: neutral
+    alloc = CostAwareAllocator({"booster": 1.0, "network": 1.0}, seed=0, prior={"booster": 1.0, "network": 0.1})
+    picks = [alloc.choose(60.0) for _ in range(400)]
+    assert 0.05 < picks.count("network") / len(picks) < 0.15  # 0.1 / 1.1 of the draws
+    alloc.observe("network", 1.0, 0.9)  # once it has a result, its own progress decides
+    alloc.observe("booster", 1.0, 0.8)
+    picks = [alloc.choose(60.0) for _ in range(400)]
+    assert picks.count("network") > picks.count("booster")
+
+
+def test_weak_evidence_and_a_dear_trial_keep_a_framework_out_of_the_first_queue() -> None:
+    """Its configurations wait for the allocator; when drawn, its trials start from its defaults."""
+    import optuna
+
+    from automl.search._scheduler import Scheduler
+    from automl.search._settings import SearchSettings
+    from recommender import profile_dataset
+    from recommender.ranking import Candidate, Recommendation
+    from search_spaces import get_adapter
+
+    spec = profile_dataset(make_frame("binary", n=100), "y").feature_spec()
+    settings = SearchSettings(time_budget=60, n_trials=None, seed=0, n_jobs=1, started=0.0, allocation="cost",
+                              portfolio=False)
+
+    def candidate(framework: str, seconds: float, top: float) -> Candidate:
+        return Candidate(framework, framework, 0.5, seconds / 12, seconds, "cpu", (), 0.95, (0.9, 1.0), 15, top)
+
+    class Plan:
+        def trial_seconds_left(self) -> float:
+            return 50.0
+
+        def too_late_to_load(self, adapter: object) -> bool:
+            return False
+
+    adapters = {f: get_adapter(f) for f in ("sklearn", "torch")}
+    rec = Recommendation((candidate("sklearn", 0.5, 0.6), candidate("torch", 10.0, 0.06)), (), 60, "test")
+    scheduler = Scheduler(list(adapters), adapters, rec, settings, Plan())
+    study = optuna.create_study(direction="maximize")
+    scheduler.enqueue_defaults(study, spec)
+    assert {c.framework for c in scheduler._queue} == {"sklearn"}
+    torch_defaults = [c.family for c in adapters["torch"].default_configs(spec)]
+    assert [c.family for c in scheduler._deferred["torch"]] == torch_defaults
+    scheduler._queue = []  # the first queue is spent: the allocator draws
+    scheduler.allocator.prior["sklearn"] = 1e-9  # make the draw torch's
+    study.ask()  # the baseline
+    scheduler.next_framework(study)
+    fixed = study.get_trials(states=(optuna.trial.TrialState.WAITING,))[0].system_attrs["fixed_params"]
+    assert (fixed["framework"], fixed["torch.family"]) == ("torch", torch_defaults[0])
+    # Strong evidence or a cheap trial keeps it in the queue.
+    for top, seconds in ((0.6, 10.0), (0.06, 1.0)):
+        rec = Recommendation((candidate("sklearn", 0.5, 0.6), candidate("torch", seconds, top)), (), 60, "test")
+        scheduler = Scheduler(list(adapters), adapters, rec, settings, Plan())
+        scheduler.enqueue_defaults(optuna.create_study(direction="maximize"), spec)
+        assert "torch" in {c.framework for c in scheduler._queue} and not scheduler._deferred
