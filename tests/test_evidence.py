@@ -48,6 +48,9 @@ def test_a_network_that_fits_the_budget_is_a_candidate_placed_and_explained_by_e
     # torch's relative scores (0.95 / 0.9 ...) are ahead of the others on 3 of 4 datasets: it is placed first
     assert rec.frameworks[0] == "torch" and torch.n_similar == 4 and torch.expected_relative == pytest.approx(1.0)
     assert "expected 1.00 of the best candidate (median, IQR" in rec.summary()
+    # The search's prior: torch reached the best candidate on 3 of the 4 datasets, each other on 1.
+    shares = {c.framework: c.top_share for c in rec.candidates}
+    assert shares["torch"] == pytest.approx(0.75) and shares["xgboost"] == pytest.approx(0.25)
 
 
 def test_a_network_too_slow_for_the_budget_is_excluded_with_that_reason(small) -> None:
