@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.search._ensemble import score_predictions
 from search_spaces import fit_budget
 from search_spaces._budget import Reporter
 
@@ -109,6 +108,8 @@ def fit_folds(
     """
     from sklearn.base import clone
     from threadpoolctl import threadpool_limits
+
+    from automl.search._ensemble import score_predictions  # scikit-learn: not at `import automl`
 
     scores: list[float] = []
     oof: list[np.ndarray | None] = []

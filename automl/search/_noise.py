@@ -21,7 +21,6 @@ import pandas as pd
 
 from automl.metrics import Metric
 from automl.search._best import Candidates
-from automl.search._ensemble import score_predictions
 from automl.search._resampling import Resampling
 
 ATTR = "holdout_noise"
@@ -43,6 +42,8 @@ def holdout_noise(
         best.setdefault(entry.model.split("/", 1)[0], (number, entry))
     if not best:
         return {}
+    from automl.search._ensemble import score_predictions  # scikit-learn: not at `import automl`
+
     scorer, n = metric.scorer(), len(y_valid)
     rng = np.random.default_rng(SEED)
     y = y_valid.reset_index(drop=True)

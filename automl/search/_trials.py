@@ -23,7 +23,6 @@ from automl._progress import Progress
 from automl.metrics import Metric
 from automl.search._best import MAX_OOF_VALUES, BestSoFar, Candidates
 from automl.search._cores import CoreBudget
-from automl.search._ensemble import bag
 from automl.search._folds import FoldsResult, fit_folds
 from automl.search._resampling import Resampling
 from automl.search._settings import SearchSettings
@@ -95,6 +94,9 @@ class TrialRunner:
         oof = folds.oof
         complete = len(oof) == self.resampling.n_splits and all(p is not None for p in oof)
         bagged = self.resampling.bagged and bool(folds.models)
+        if bagged:
+            from automl.search._ensemble import bag  # scikit-learn: not at `import automl`
+
         trial_bag = bag(folds.models) if bagged else None
         if self.keep_oof and complete and not folds.truncated:
             self.candidates.remember(
