@@ -60,6 +60,8 @@ class Prepared:
     adapters: dict[str, FrameworkAdapter]
     options: dict[str, Any]
     dropped_missing_target: int
+    #: The frameworks the user named (``frameworks=``, or Keras for a custom HyperModel).
+    named: tuple[str, ...] = ()
 
     def search(self, settings: SearchSettings) -> SearchOutcome:
         return Search(
@@ -120,7 +122,7 @@ def prepare(
     options["cv_repeats"] = repeats
     return Prepared(
         df, target, X, y, prof, spec, chosen_metric, hw, rec, resampling, adapters, options,
-        clean.dropped_missing_target,
+        clean.dropped_missing_target, tuple(dict.fromkeys([*(names or []), *adapters])),
     )
 
 
@@ -188,7 +190,7 @@ def fit_frame(
         settings = SearchSettings(
             time_budget=float(time_budget), n_trials=n_trials, seed=seed, n_jobs=n_jobs,
             started=started, storage=storage, study_name=study_name, verbosity=verbosity,
-            spec=spec, frameworks=list(spec.frameworks), **p.options,
+            spec=spec, frameworks=list(spec.frameworks), named=() if resumed is not None else p.named, **p.options,
         )
         result = build_result(p, p.search(settings), started, float(time_budget))
         if run is not None:

@@ -347,3 +347,23 @@ def test_weak_evidence_and_a_dear_trial_keep_a_framework_out_of_the_first_queue(
         scheduler = Scheduler(list(adapters), adapters, rec, settings, Plan())
         scheduler.enqueue_defaults(optuna.create_study(direction="maximize"), spec)
         assert "torch" in {c.framework for c in scheduler._queue} and not scheduler._deferred
+    # A framework the user named is tried: its defaults queue whatever the evidence says.
+    rec = Recommendation((candidate("sklearn", 0.5, 0.6), candidate("torch", 10.0, 0.06)), (), 60, "test")
+    named = SearchSettings(time_budget=60, n_trials=None, seed=0, n_jobs=1, started=0.0, allocation="cost",
+                           portfolio=False, named=("sklearn", "torch"))
+    scheduler = Scheduler(list(adapters), adapters, rec, named, Plan())
+    scheduler.enqueue_defaults(optuna.create_study(direction="maximize"), spec)
+    assert "torch" in {c.framework for c in scheduler._queue} and not scheduler._deferred
+
+
+def test_the_frameworks_a_user_names_reach_the_search_settings() -> None:
+    from automl._run import prepare
+
+    def named(frameworks: list[str] | None) -> tuple[str, ...]:
+        return prepare(
+            make_frame("binary", n=60), "y", time_budget=10, n_trials=None, metric=None, frameworks=frameworks,
+            task=None, device="cpu", seed=0, n_jobs=1, keras_hypermodel=None, ensemble=True, search_options=None,
+        ).named
+
+    assert named(None) == ()
+    assert named(["sklearn", "XGBoost"]) == ("sklearn", "xgboost")

@@ -8,9 +8,9 @@ and then the allocator fixes each trial's framework, leaving the rest to the sam
 Under cost-aware allocation, a framework whose evidence is weak (prior under ``QUEUE_PRIOR``: see
 :mod:`automl.search._allocation`) and whose trial is not cheap (over ``QUEUE_CHEAP_SHARE`` of the
 budget) does not join that queue: its configurations wait until the allocator draws it, and its
-trials then start from them. At 60 s on california_houses, Keras and PyTorch defaults queued
-first took 27 s of the 55 s left for trials (Keras 19.5 s with its import, torch 7.7 s) and the
-search ended after 9 trials.
+trials then start from them. A framework the user named always joins it: asked for, it is tried.
+At 60 s on california_houses, Keras and PyTorch defaults queued first took 27 s of the 55 s left
+for trials (Keras 19.5 s with its import, torch 7.7 s) and the search ended after 9 trials.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class Scheduler:
 
     def _waits(self, framework: str) -> bool:
         """Whether a framework's configurations wait for the allocator instead of the first queue."""
-        if self.allocator is None or self.settings.allocation != "cost":
+        if self.allocator is None or self.settings.allocation != "cost" or framework in self.settings.named:
             return False
         cheap = self.allocator.arms[framework].predicted <= QUEUE_CHEAP_SHARE * self.settings.time_budget
         return not cheap and self.allocator.prior[framework] < QUEUE_PRIOR

@@ -41,6 +41,9 @@ class SearchSettings:
     spec: RunSpec | None = None
     #: The study's framework choices in their fixed order (default: the recommendation's).
     frameworks: list[str] | None = None
+    #: Frameworks the user asked for by name (``frameworks=``, a custom Keras HyperModel): their
+    #: defaults always join the first queue, whatever the evidence says.
+    named: tuple[str, ...] = ()
     #: A worker runs trials of another process's study until it finishes; no refit, no result.
     worker: bool = False
 
