@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-slow test-all docs docs-notebooks lint bench bench-300 bench-ablation bench-dev bench-networks peers clean \
-	bench-networks-value bench-search-value bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-isolation gpu-check
+	bench-networks-value bench-search-value bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-isolation gpu-check bench-deadlines
 
 install: $(STAMP)
 
@@ -66,6 +66,13 @@ bench-networks-value: install
 # Issue 20: Keras 3's backends timed on this machine (cached for keras_backend='auto'); ~1 minute.
 bench-keras-backends: install
 	$(BIN)/python -m benchmarks.keras_backends $(ARGS)
+
+# Issue 20: each network family's default trial under 3 s and 10 s deadlines (holdout and 5-fold bags),
+# torch, then Keras on each backend; the overrun past the deadline per trial (about 10 minutes).
+bench-deadlines: install
+	rm -f benchmarks/results/deadlines.jsonl
+	$(BIN)/python -m benchmarks.deadlines --frameworks torch $(ARGS)
+	for b in jax tensorflow torch; do KERAS_BACKEND=$$b $(BIN)/python -m benchmarks.deadlines --frameworks keras $(ARGS) || exit 1; done
 
 # Issue 20: the GPU proof (under 8 minutes, on a machine with an NVIDIA GPU): XGBoost, CatBoost, each
 # torch family and Keras on TensorFlow and JAX fitted on the GPU, the device asserted, epoch seconds

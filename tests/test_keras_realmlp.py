@@ -99,3 +99,41 @@ def test_onnx_export_refuses_another_backend_with_the_fix(monkeypatch: pytest.Mo
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     with pytest.raises(OnnxExportError, match=r"needs Keras' TensorFlow backend.*KERAS_BACKEND=tensorflow"):
         keras_graph(est[-1], X.shape[1], 2)
+
+
+def test_training_rows_are_padded_to_whole_batches() -> None:
+    """A last, smaller batch is a new shape that JAX compiles the train step again for."""
+    from search_spaces._keras_model import whole_batches
+
+    tr = np.arange(1000, 2360)  # 1,360 rows: 5 batches of 256 and one of 80
+    padded = whole_batches(tr, 256, seed=0)
+    assert len(padded) == 1536 and len(padded) % 256 == 0
+    assert np.array_equal(padded[: len(tr)], tr) and set(padded) == set(tr)
+    assert len(set(padded[len(tr):])) == len(padded) - len(tr)  # no row repeated twice
+    assert np.array_equal(whole_batches(tr[:512], 256, seed=0), tr[:512])  # whole already
+    assert len(whole_batches(tr[:100], 256, seed=0)) == 100  # fewer rows than a batch: one shape already
+
+
+def test_the_deadline_keeps_a_reserve_for_validation_and_predictions() -> None:
+    """Before a validation pass is timed, each pass after the last batch counts as a quarter of the
+    first batch (which compiles the train step); once timed, the measured seconds count."""
+    from search_spaces._keras_model import _budget_callback, import_keras
+
+    keras = import_keras()
+    with fit_budget(deadline=time.monotonic() + 60.0):
+        callback = _budget_callback(keras, "val_loss", predict_passes=2)(lambda v: v)
+    callback.first_batch = 2.0
+    assert callback.reserve() == pytest.approx(0.5 * 3)  # the validation pass and two predictions
+    callback.first_eval = 0.4
+    assert callback.reserve() == pytest.approx(0.4 * 3)
+    callback.last_eval = 0.05  # compiled: the next validation pass is quick; predictions compile anew
+    assert callback.reserve() == pytest.approx(0.05 + 0.4 * 2)
+
+
+def test_a_deadline_inside_the_reserve_stops_after_the_first_batch() -> None:
+    est, X, y, _ = _build("binary", n=2000, max_epochs=100, patience=100)
+    with fit_budget(deadline=time.monotonic() + 0.01):
+        est.fit(X, y)
+    assert est[-1].truncated_
+    proba = est.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
