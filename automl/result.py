@@ -330,7 +330,9 @@ class AutoMLResult:
     def best_metric_value(self) -> float:
         return self.metric.display(self.best_score)
 
-    def summary(self) -> str:
+    def summary(self, verdict: bool = True) -> str:
+        """The best model, the trials and the final model in a few lines; ``verdict``: with the
+        framework report's one-line answer (the CLI prints the whole report above it instead)."""
         n = len(self.leaderboard)
         by_state = self.leaderboard["state"].value_counts().to_dict() if n else {}
         states = ", ".join(f"{v} {k.lower()}" for k, v in by_state.items())
@@ -340,7 +342,7 @@ class AutoMLResult:
                 f"{self.metric.display_name} = {self.best_metric_value:.5g} ({self.validation})",
                 f"Trials: {n} ({states}) in {self.elapsed_seconds:.1f}s of a {self.time_budget:g}s budget",
                 f"Final model: {self.refit}",
-                f"Which framework: {self.framework_report().verdict}",
+                *([f"Which framework: {self.framework_report().verdict}"] if verdict else []),
                 f"Parameters: {self.best_params}" if not self.ensemble else "Ensemble: " + ", ".join(
                     f"trial {m['trial']} {m['framework']}/{m['model']} x{m['weight']:.2f}" for m in self.ensemble
                 ),

@@ -62,7 +62,7 @@ def report(result: Any, args: argparse.Namespace, wall: float) -> int:
     print("\n== Which framework ==")
     print(str(result.framework_report()))
     print("\n== Best model ==")
-    print(result.summary())
+    print(result.summary(verdict=False))  # the report above opens with the verdict
     print(f"Model: {model_text(result.best_model)}")
     print(f"Wall time: {wall:.1f}s")
     if saved is not None:
