@@ -43,6 +43,19 @@ import pandas as pd
 from benchmarks import recommender_gap as gap
 from benchmarks.metadata import RUNS, load_runs, load_trials, trials_path
 from benchmarks.recommender_gap import Pick
+from benchmarks.recommender_rankers import (
+    ANCHORED_RANKING,
+    EXPECTED_RANKING,
+    SHIPPED_RANKING,
+    column_means,
+    expected_order,
+    expected_scores,
+    order_by,
+    select_expected,
+    shipped_order,
+    similarity_distances,
+    standardise,
+)
 from recommender.evidence import Evidence
 from recommender.learned import MODEL_FILE, LearnedModel, Linear, Neighbours, TrialCost, config_features
 from recommender.meta import FEATURES, feature_vector
@@ -120,15 +133,9 @@ def dataset_table(runs: pd.DataFrame, label: str = "holdout") -> pd.DataFrame:
     return table.join(scores)
 
 
-def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    return mean, np.where(scale > 1e-9, scale, 1.0)
-
-
 def ridge(X: np.ndarray, y: np.ndarray, names: list[str], alpha: float = RIDGE_ALPHA) -> Linear:
     """Closed-form ridge on standardised inputs (the intercept is not penalised)."""
-    mean, scale = _standardise(X)
+    mean, scale = standardise(X)
     Z = (X - mean) / scale
     intercept = float(y.mean())
     coef = np.linalg.solve(Z.T @ Z + alpha * np.eye(Z.shape[1]), Z.T @ (y - intercept))
@@ -142,7 +149,7 @@ def fit_scores(
     table: pd.DataFrame, frameworks: list[str], k: int = 7, columns: str = "all", shrink: float = 1.0
 ) -> Neighbours:
     X = np.vstack([feature_vector(m, t) for m, t in zip(table.meta, table.task, strict=True)])
-    mean, scale = _standardise(X)
+    mean, scale = standardise(X)
     scores = {f: table[f].to_numpy(dtype=np.float64) for f in frameworks if f in table}
     names = COLUMN_CHOICES[columns]
     index = None if names is None else tuple(FEATURES.index(n) for n in names)
@@ -289,37 +296,79 @@ def _pick(scores: Mapping[str, float], available: list[str]) -> str:
     return max(available, key=lambda f: (scores.get(f, -math.inf), f == "xgboost"))
 
 
-def _order(scores: Mapping[str, float], available: list[str]) -> list[str]:
-    """``available`` best first by ``scores`` (XGBoost first among equals); ``[0]`` is :func:`_pick`'s."""
-    return sorted(available, key=lambda f: (scores.get(f, -math.inf), f == "xgboost"), reverse=True)
-
-
 def evaluate_ranking(runs: pd.DataFrame, frameworks: list[str], label: str = "holdout") -> dict[str, Any]:
     """Grouped leave-one-dataset-out of the learned ranking and the baselines, trained and judged on ``label``:
     per ranker the mean regret, the share of the gap closed between the single best solver and the oracle
     with its paired bootstrap interval over groups, and the top-1 / top-2 hit rates
-    (:mod:`benchmarks.recommender_gap`)."""
+    (:mod:`benchmarks.recommender_gap`).
+
+    "rule-based" orders by the rules' scores the runs recorded (``rule_based.score``: today's rules on the
+    meta-dataset's machine, two cores and no GPU; a run names one framework, so no evidence entered them).
+    :data:`SHIPPED_RANKING` is the order the packaged recommender gives (:func:`shipped_order`), with the
+    evidence and the learned costs fitted on the training groups only. :data:`EXPECTED_RANKING` and
+    :data:`ANCHORED_RANKING` aim at the regret: their settings are chosen by :func:`select_expected`
+    inside the training groups of each split."""
     table = dataset_table(runs, label)
     rule = runs.pivot_table(index="dataset", columns="framework", values="rule_based.score", aggfunc="first")
+    present = [f for f in frameworks if f in table]
+    S = table[present].to_numpy(dtype=np.float64) if present else np.zeros((len(table), 0))
+    groups = table.group.astype(str).to_numpy()
+    X = (np.vstack([feature_vector(m, t) for m, t in zip(table.meta, table.task, strict=True)]) if len(table)
+         else np.zeros((0, len(FEATURES))))
+
+    def rules_of(name: Any) -> dict[str, float]:
+        return rule.loc[name].dropna().to_dict() if name in rule.index else {}
+
+    def available_at(i: int) -> list[str]:
+        return [f for j, f in enumerate(present) if not np.isnan(S[i, j])]
+
+    rule_first = np.array([present.index(order_by(rules_of(name), avail)[0]) if (avail := available_at(i)) else -1
+                           for i, name in enumerate(table.index)], dtype=int)
     picks: dict[str, list[Pick]] = {}
+    chosen: dict[str, dict[str, int]] = {EXPECTED_RANKING: {}, ANCHORED_RANKING: {}}
     for group in sorted(table.group.unique()):
         train_t, test_t = table[table.group != group], table[table.group == group]
         settings, _ = select_scores(train_t, frameworks)
         model = fit_scores(train_t, frameworks, **settings)
         average = train_t[[f for f in frameworks if f in train_t]].mean().to_dict()
+        train_mask = (groups != str(group))
+        tr = np.flatnonzero(train_mask)
+        D = similarity_distances(X, train_mask)
+        inner = D[np.ix_(tr, tr)]
+        k_e, m_e, _ = select_expected(inner, S[tr], groups[tr])
+        k_a, m_a, margin_a = select_expected(inner, S[tr], groups[tr], rule_first[tr])
+        for method, text in ((EXPECTED_RANKING, f"k={k_e} m={m_e:g}"),
+                             (ANCHORED_RANKING, f"k={k_a} m={m_a:g} margin={margin_a:g}")):
+            chosen[method][text] = chosen[method].get(text, 0) + len(test_t)
+        prior = column_means(S[tr])
+        train_runs = runs[runs.dataset.isin(train_t.index)]
+        evidence = fit_evidence(train_runs, label)
+        costs = LearnedModel(None, {f: c for f in present if (c := fit_fold_seconds(train_runs, f)) is not None},
+                             {}, {}, {})
         for name, row in test_t.iterrows():
-            available = [f for f in frameworks if f in row and pd.notna(row[f])]
+            i = table.index.get_loc(name)
+            available = available_at(i)
             if not available:
                 continue
             best = max(float(row[f]) for f in available)
             learned = {f: v for f, (v, _) in model.predict(feature_vector(row.meta, row.task)).items()}
-            by_average = _order(average, available)
+            by_average = order_by(average, available)
+            near = tr[np.argsort(D[i, tr], kind="stable")]
+            found = {} if evidence is None else evidence.relative(row.meta, row.task, available)
+            rows = row.meta.get("n_rows") or 1
+            seconds = {f: s for f in available if (s := costs.fold_seconds(f, row.meta, row.task, rows)) is not None}
+
             orders = {
-                LEARNED_RANKING: _order(learned, available),
+                LEARNED_RANKING: order_by(learned, available),
                 "always XGBoost": ["xgboost", *(f for f in by_average if f != "xgboost")]
                 if "xgboost" in available else by_average,
                 SBS: by_average,
-                "rule-based": _order(rule.loc[name].dropna().to_dict() if name in rule.index else {}, available),
+                "rule-based": order_by(rules_of(name), available),
+                SHIPPED_RANKING: shipped_order(rules_of(name), {f: e.expected for f, e in found.items()}, seconds,
+                                               available),
+                EXPECTED_RANKING: expected_order(expected_scores(S[near[:k_e]], prior, m_e), present, available),
+                ANCHORED_RANKING: expected_order(expected_scores(S[near[:k_a]], prior, m_a), present, available,
+                                                  int(rule_first[i]), margin_a),
             }
             for method, order in orders.items():
                 picks.setdefault(method, []).append(
@@ -329,7 +378,6 @@ def evaluate_ranking(runs: pd.DataFrame, frameworks: list[str], label: str = "ho
         ranking[ORACLE] = gap.oracle_row(picks[SBS])
     # A reference, not a method: the one framework with the most hits on all datasets, chosen in hindsight.
     hindsight = {}
-    present = [g for g in frameworks if g in table]
     best = table[present].max(axis=1)
     for f in present:
         ok = table[f].notna()
@@ -338,7 +386,8 @@ def evaluate_ranking(runs: pd.DataFrame, frameworks: list[str], label: str = "ho
     datasets = int(sum(table[present].notna().any(axis=1))) if present else 0
     return {"label": label, "ranking": ranking, "datasets": datasets,
             "groups": int(table[table[present].notna().any(axis=1)].group.nunique()) if present else 0,
-            "hindsight": {"framework": top, "top1": hindsight.get(top)} if top else None}
+            "hindsight": {"framework": top, "top1": hindsight.get(top)} if top else None,
+            "chosen": {method: dict(sorted(c.items(), key=lambda kv: -kv[1])) for method, c in chosen.items()}}
 
 
 def evaluate_costs(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) -> dict[str, Any]:
@@ -486,6 +535,10 @@ def _ranking_lines(r: Mapping[str, Any], decides: bool) -> list[str]:
             and gap.ships(x) and x["gap_closed"] >= gap.GOAL]
     lines += ["", f"Goal (at least {gap.GOAL:.0%} of the gap closed, lower bound above 0%): "
                   + (f"reached by {', '.join(goal)}." if goal else "reached by no ranker.")]
+    for method, counts in (r.get("chosen") or {}).items():
+        if counts:
+            lines += ["", f"Settings of \"{method}\" chosen inside the training groups (held-out datasets each): "
+                          + ", ".join(f"{s} ({n})" for s, n in counts.items()) + "."]
     if r.get("hindsight"):
         h = r["hindsight"]
         lines += ["", f"Reference: the best fixed framework chosen in hindsight on all datasets ({h['framework']}) "

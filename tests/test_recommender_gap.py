@@ -84,3 +84,63 @@ def test_alternatives_turn_predicted_scores_into_picks() -> None:
     Y = np.array([[1.0, 0.8, 0.9], [0.5, 0.7, 0.6]])
     picks = gap_picks(Y, np.array(["g1", "g2"]), np.array([[0.1, 0.3, 0.2], [0.0, 0.0, 1.0]]))
     assert picks == [Pick("g1", 1.0, 0.8, 0.9), Pick("g2", 0.7, 0.6, 0.6)]
+
+
+def test_expected_scores_shrink_the_neighbours_towards_the_training_mean() -> None:
+    from benchmarks.recommender_rankers import expected_choice, expected_scores
+
+    prior = np.array([0.95, 0.90])  # framework A best on average (the SBS), B second
+    near = np.array([[0.80, 1.0], [0.85, 1.0], [0.90, 1.0]])  # every neighbour favours B
+    both = np.array([True, True])
+    assert expected_scores(near, prior, 0.0) == pytest.approx([0.85, 1.0])  # the neighbours alone
+    assert expected_scores(near, prior, 3.0) == pytest.approx([0.90, 0.95])  # (sum + m * mean) / (k + m)
+    assert expected_choice(expected_scores(near, prior, 3.0), both) == 1  # B
+    # A very large m, or m = inf, is the single best solver's choice whatever the neighbours say.
+    assert expected_choice(expected_scores(near, prior, 1e9), both) == 0
+    assert expected_scores(near, prior, math.inf) == pytest.approx(prior)
+    # A framework without a score on a neighbour counts only where it has one; one not available never wins.
+    gappy = np.array([[np.nan, 1.0], [0.7, np.nan]])
+    assert expected_scores(gappy, prior, 1.0) == pytest.approx([(0.7 + 0.95) / 2, (1.0 + 0.90) / 2])
+    assert expected_choice(np.array([1.0, 0.5]), np.array([False, True])) == 1
+
+
+def test_the_rules_anchored_choice_leaves_the_rules_only_by_more_than_the_margin() -> None:
+    from benchmarks.recommender_rankers import expected_choice
+
+    est, both = np.array([0.90, 0.93]), np.array([True, True])
+    assert expected_choice(est, both, anchor=0, margin=0.0) == 1
+    assert expected_choice(est, both, anchor=0, margin=0.05) == 0
+    assert expected_choice(est, both, anchor=0, margin=math.inf) == 0  # the rules alone
+
+
+def test_nested_selection_follows_informative_neighbours_and_falls_back_to_the_mean() -> None:
+    from benchmarks.recommender_rankers import EXPECTED_M, select_expected
+
+    # 40 datasets on a line, one per group: A wins on the left half, B on the right; B wins on average.
+    x = np.linspace(0, 1, 40)
+    D = np.abs(x[:, None] - x[None, :])
+    left = x < 0.45
+    S = np.where(left[:, None], [1.0, 0.8], [0.8, 1.0])
+    groups = np.array([f"g{i}" for i in range(40)])
+    k, m, margin = select_expected(D, S, groups)
+    assert math.isfinite(m) and k <= 10 and margin == math.inf
+    # Neighbours that say nothing (the same scores everywhere): the simplest setting, the training mean.
+    k, m, _ = select_expected(D, np.tile([1.0, 0.9], (40, 1)), groups)
+    assert m == max(EXPECTED_M) == math.inf
+
+
+def test_the_shipped_order_places_a_network_by_its_evidence_and_breaks_ties_by_cost() -> None:
+    from benchmarks.recommender_rankers import shipped_order
+
+    rules = {"xgboost": 0.62, "sklearn": 0.60, "catboost": 0.60, "torch": 0.30}
+    available = ["catboost", "sklearn", "torch", "xgboost"]
+    seconds = {"catboost": 2.0, "sklearn": 1.0, "torch": 5.0, "xgboost": 1.0}
+    # torch's evidence beats every non-network's: first, whatever the rules say of it.
+    evidence = {"xgboost": 0.95, "sklearn": 0.97, "catboost": 0.96, "torch": 0.99}
+    assert shipped_order(rules, evidence, seconds, available) == ["torch", "xgboost", "sklearn", "catboost"]
+    # Only XGBoost's evidence at least torch's: just after XGBoost; sklearn and CatBoost tie by the rules,
+    # the cheaper first.
+    evidence = {"xgboost": 0.99, "sklearn": 0.90, "catboost": 0.90, "torch": 0.95}
+    assert shipped_order(rules, evidence, seconds, available) == ["xgboost", "torch", "sklearn", "catboost"]
+    # Without evidence the rules alone.
+    assert shipped_order(rules, {}, seconds, available) == ["xgboost", "sklearn", "catboost", "torch"]
