@@ -46,6 +46,7 @@ from benchmarks.recommender_gap import Pick
 from benchmarks.recommender_rankers import (
     ANCHORED_RANKING,
     EXPECTED_RANKING,
+    NETWORK_FIRST_RANKING,
     SHIPPED_RANKING,
     column_means,
     expected_order,
@@ -357,6 +358,7 @@ def evaluate_ranking(runs: pd.DataFrame, frameworks: list[str], label: str = "ho
             found = {} if evidence is None else evidence.relative(row.meta, row.task, available)
             rows = row.meta.get("n_rows") or 1
             seconds = {f: s for f in available if (s := costs.fold_seconds(f, row.meta, row.task, rows)) is not None}
+            expected = {f: e.expected for f, e in found.items()}
 
             orders = {
                 LEARNED_RANKING: order_by(learned, available),
@@ -364,8 +366,8 @@ def evaluate_ranking(runs: pd.DataFrame, frameworks: list[str], label: str = "ho
                 if "xgboost" in available else by_average,
                 SBS: by_average,
                 "rule-based": order_by(rules_of(name), available),
-                SHIPPED_RANKING: shipped_order(rules_of(name), {f: e.expected for f, e in found.items()}, seconds,
-                                               available),
+                SHIPPED_RANKING: shipped_order(rules_of(name), expected, seconds, available),
+                NETWORK_FIRST_RANKING: shipped_order(rules_of(name), expected, seconds, available, network_first=True),
                 EXPECTED_RANKING: expected_order(expected_scores(S[near[:k_e]], prior, m_e), present, available),
                 ANCHORED_RANKING: expected_order(expected_scores(S[near[:k_a]], prior, m_a), present, available,
                                                   int(rule_first[i]), margin_a),

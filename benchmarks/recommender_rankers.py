@@ -39,23 +39,27 @@ def _is_network(framework: str) -> bool:
 
 
 def shipped_order(rule_scores: Mapping[str, float], expected: Mapping[str, float], seconds: Mapping[str, float],
-                  available: list[str]) -> list[str]:
+                  available: list[str], network_first: bool = False) -> list[str]:
     """``available`` in the order the shipped recommender puts them (:meth:`recommender.ranking.Ranker.rank`
     with :func:`recommender.ranking._with_evidence`): by the rules' score, except that a network with
     evidence (``expected``: its median score relative to the best candidate on the similar datasets) is
-    placed just after the last (by the rules) non-network whose evidence is at least its own, first when
-    none is; ties broken by the predicted ``seconds`` of a fit (cheaper first). The rules' scores here are
+    placed just after the last (by the rules) non-network whose evidence is at least its own, but never
+    above the rules' first choice (``network_first``: first when none is, as shipped until 185f4d1);
+    ties broken by the predicted ``seconds`` of a fit (cheaper first). The rules' scores here are
     the runs' (rounded to 4 decimals); the live ones are unrounded sums, where float rounding can break a
     tie before the cost does (0.62 + 0.05 > 0.60 + 0.07: XGBoost over CatBoost on titanic, the one pick
     of the meta-dataset's holdout label this changes)."""
     anchors = [(rule_scores[f], expected[f]) for f in available
                if f in expected and f in rule_scores and not _is_network(f)]
+    first = min(available, key=lambda f: (-rule_scores.get(f, -math.inf), seconds.get(f, math.inf)))
     score = {}
     for f in available:
         s = rule_scores.get(f, -math.inf)
         if f in expected and anchors and _is_network(f):
             above = [a for a, e in anchors if e >= expected[f]]
             s = min(above) - 0.001 if above else max(a for a, _ in anchors) + 0.001
+            if not network_first and f != first:
+                s = min(s, rule_scores.get(first, -math.inf) - 0.001)
         score[f] = s
     return sorted(available, key=lambda f: (-score[f], seconds.get(f, math.inf)))
 
@@ -68,7 +72,8 @@ EXPECTED_M = (0.0, 5.0, 20.0, math.inf)
 #: The rules-anchored ranker leaves the rules' first choice only for a framework whose expected score
 #: beats the rules' choice's by more than this margin (``inf``: the rules alone).
 ANCHOR_MARGINS = (0.0, 0.01, 0.03, math.inf)
-SHIPPED_RANKING = "as shipped: rules, networks placed by evidence (train groups)"
+SHIPPED_RANKING = "as shipped: the rules' first choice, then networks placed by evidence (train groups)"
+NETWORK_FIRST_RANKING = "networks placed by evidence, first when it says so (shipped until 185f4d1)"
 EXPECTED_RANKING = "expected score: k similar datasets shrunk to the mean (nested)"
 ANCHORED_RANKING = "rules unless the expected score beats them by a margin (nested)"
 

@@ -276,12 +276,13 @@ def _cannot_run(adapter: FrameworkAdapter, profile: DatasetProfile) -> str:
 
 def _with_evidence(candidates: list[Candidate], evidence: ev.Evidence | None, profile: DatasetProfile,
                    hardware: HardwareProfile) -> list[Candidate]:
-    """Each candidate with its evidence (figures and a reason); a network with evidence is placed by
-    it, just after the last (by the rules) non-network whose expected score is at least its own, and
-    the rules' size and core penalties leave its reasons (the evidence replaces them)."""
+    """Each candidate with its evidence (figures and a reason); a network with evidence is placed by it
+    after the last (by the rules) non-network whose expected score is at least its own, never above the
+    rules' first choice (which passed `make eval-recommender`); the rules' penalties leave its reasons."""
     if evidence is None or not candidates:
         return candidates
     found = evidence.relative(meta_features(profile), profile.task, [c.framework for c in candidates])
+    first = min(candidates, key=lambda c: (-c.score, c.seconds_per_trial))
     anchors = [(c.score, found[c.framework].expected) for c in candidates
                if c.framework in found and not _is_network(c.framework)]
     out = []
@@ -298,6 +299,8 @@ def _with_evidence(candidates: list[Candidate], evidence: ev.Evidence | None, pr
             above = [s for s, e in anchors if e >= est.expected]
             if anchors:
                 score = min(above) - 0.001 if above else max(s for s, _ in anchors) + 0.001
+                if c is not first:
+                    score = min(score, first.score - 0.001)
         out.append(replace(c, score=score, reasons=(est.describe(c.display_name), *reasons),
                            expected_relative=est.expected, spread=(est.low, est.high), n_similar=est.n_similar,
                            top_share=est.top))

@@ -135,9 +135,12 @@ def test_the_shipped_order_places_a_network_by_its_evidence_and_breaks_ties_by_c
     rules = {"xgboost": 0.62, "sklearn": 0.60, "catboost": 0.60, "torch": 0.30}
     available = ["catboost", "sklearn", "torch", "xgboost"]
     seconds = {"catboost": 2.0, "sklearn": 1.0, "torch": 5.0, "xgboost": 1.0}
-    # torch's evidence beats every non-network's: first, whatever the rules say of it.
+    # torch's evidence beats every non-network's: right after the rules' first choice (first only
+    # with network_first, as shipped until 185f4d1).
     evidence = {"xgboost": 0.95, "sklearn": 0.97, "catboost": 0.96, "torch": 0.99}
-    assert shipped_order(rules, evidence, seconds, available) == ["torch", "xgboost", "sklearn", "catboost"]
+    assert shipped_order(rules, evidence, seconds, available) == ["xgboost", "torch", "sklearn", "catboost"]
+    first = shipped_order(rules, evidence, seconds, available, network_first=True)
+    assert first == ["torch", "xgboost", "sklearn", "catboost"]
     # Only XGBoost's evidence at least torch's: just after XGBoost; sklearn and CatBoost tie by the rules,
     # the cheaper first.
     evidence = {"xgboost": 0.99, "sklearn": 0.90, "catboost": 0.90, "torch": 0.95}
