@@ -164,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         compare.main([*common, "--label", label, "--automl-options", options])
     report = render(out)
     seed = f" --seed {args.seed}" if args.seed else ""
-    out.with_suffix(".md").write_text(f"Command: python -m benchmarks.networks_value --budget {args.budget:g}{seed}\n\n"
-                                      + report)
+    datasets = f" --datasets {' '.join(args.datasets)}" if args.datasets else ""
+    command = f"python -m benchmarks.networks_value --budget {args.budget:g}{seed}{datasets}"
+    out.with_suffix(".md").write_text(f"Command: {command}\n\n" + report)
     print(report)
     return 0
 
