@@ -18,6 +18,7 @@ import numpy as np
 
 from recommender.evidence import SIMILARITY
 from recommender.meta import FEATURES
+from recommender.ranking import _is_network  # the packaged order's own test, not a copy
 
 
 def standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -30,12 +31,6 @@ def standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def order_by(scores: Mapping[str, float], available: list[str]) -> list[str]:
     """``available`` best first by ``scores`` (XGBoost first among equals)."""
     return sorted(available, key=lambda f: (scores.get(f, -math.inf), f == "xgboost"), reverse=True)
-
-
-def _is_network(framework: str) -> bool:
-    from search_spaces import adapter_names, get_adapter
-
-    return framework in adapter_names() and bool(get_adapter(framework).network)
 
 
 def shipped_order(rule_scores: Mapping[str, float], expected: Mapping[str, float], seconds: Mapping[str, float],
