@@ -47,6 +47,23 @@ def _wait(condition: object, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def _freeze_mid_trial(proc: subprocess.Popen[str], running_in: object) -> int:
+    """Stop ``proc`` (SIGSTOP) while the storage shows it running a trial; return that trial's number.
+
+    A quick trial can finish between reading its state and a kill, so the worker is frozen first
+    and the state read while it cannot write; when its trial finished in between, it resumes and
+    the next trial is tried.
+    """
+    for _ in range(20):
+        _wait(lambda: running_in(proc), 120, "the first worker to run a trial")  # type: ignore[operator]
+        proc.send_signal(signal.SIGSTOP)
+        running = running_in(proc)  # type: ignore[operator]
+        if running:
+            return running[0].number
+        proc.send_signal(signal.SIGCONT)
+    raise AssertionError("the worker finished every trial before it could be frozen mid-trial")
+
+
 def test_two_workers_one_killed_mid_trial_every_trial_accounted_for(postgres_url: str, tmp_path: Path) -> None:
     data = tmp_path / "train.csv"
     make_frame("binary", n=1200).to_csv(data, index=False)  # 3-fold CV: quick trials
@@ -73,8 +90,7 @@ def test_two_workers_one_killed_mid_trial_every_trial_accounted_for(postgres_url
             if t.user_attrs.get("worker", "").endswith(f":{proc.pid}")
         ]
 
-    _wait(lambda: running_in(workers[0]), 120, "the first worker to run a trial")
-    killed = running_in(workers[0])[0].number
+    killed = _freeze_mid_trial(workers[0], running_in)
     workers[0].send_signal(signal.SIGKILL)  # as a crash, an OOM kill or a lost machine would
     main_out, _ = main.communicate(timeout=360)
     assert main.returncode == 0, main_out
