@@ -45,6 +45,9 @@ def run_automl(
         out["ensemble"] = [f"{m['framework']}/{m['model']}:{m['weight']}" for m in result.ensemble]
     out["trials"] = int(len(result.leaderboard))
     out["trials_by_framework"] = {str(k): int(v) for k, v in result.leaderboard.framework.value_counts().items()}
+    # Where the budget went: each framework's trial seconds (wall time of its trials, folds included).
+    report = result.framework_report().to_frame()
+    out["seconds_by_framework"] = {str(r.framework): float(r.seconds) for r in report.itertuples() if r.seconds}
     if task == "regression":
         out["pred"] = result.predict(features)
     else:

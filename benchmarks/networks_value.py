@@ -56,6 +56,19 @@ def network_trials(row: pd.Series) -> int:
     return int(sum(v for k, v in counts.items() if k in NETWORKS))
 
 
+def network_seconds_share(row: pd.Series) -> float | None:
+    """The networks' share of the search's trial seconds (None for rows written before it was recorded)."""
+    seconds = row.get("seconds_by_framework")
+    if not isinstance(seconds, dict) or not sum(seconds.values()):
+        return None
+    return float(sum(v for k, v in seconds.items() if k in NETWORKS) / sum(seconds.values()))
+
+
+def _share(row: pd.Series | None) -> str:
+    share = None if row is None else network_seconds_share(row)
+    return "–" if share is None else f"{share:.0%}"
+
+
 def render(path: Path) -> str:
     """The Markdown report of a JSON-lines file written by :func:`main`."""
     df = compare.load_rows(path)
@@ -65,8 +78,9 @@ def render(path: Path) -> str:
         wide = g.pivot(index="dataset", columns="system", values="norm")
         runs = g.set_index(["dataset", "system"])
         lines += [f"## {budget:g} s budget", "",
-                  "| dataset | with networks | without | difference | network in final model | network trials |",
-                  "|---|---:|---:|---:|---|---:|"]
+                  "| dataset | with networks | without | difference | network in final model | network trials "
+                  "| network share of trial seconds |",
+                  "|---|---:|---:|---:|---|---:|---:|"]
         members = 0
         for dataset in wide.index:
             with_nets = runs.loc[(dataset, "automl")] if (dataset, "automl") in runs.index else None
@@ -74,7 +88,8 @@ def render(path: Path) -> str:
             inside = with_nets is not None and network_in_final_model(with_nets)
             members += inside
             n_net = network_trials(with_nets) if with_nets is not None else 0
-            lines.append(f"| {dataset} | {a:.4f} | {b:.4f} | {a - b:+.4f} | {'yes' if inside else 'no'} | {n_net} |")
+            lines.append(f"| {dataset} | {a:.4f} | {b:.4f} | {a - b:+.4f} | {'yes' if inside else 'no'} | {n_net} "
+                         f"| {_share(with_nets)} |")
         mean = wide.mean()
         promise = g.groupby("system")["promise"].agg(["sum", "count"])
         lines += ["", f"- mean normalised score: with networks {mean.get('automl', np.nan):.4f}, "
@@ -82,7 +97,11 @@ def render(path: Path) -> str:
                       f"({mean.get('automl', np.nan) - mean.get('no-networks', np.nan):+.4f})",
                   f"- a network is part of the final model on {members} of {len(wide)} datasets",
                   "- time promise kept: " + ", ".join(
-                      f"{s} {int(r['sum'])}/{int(r['count'])}" for s, r in promise.iterrows()), ""]
+                      f"{s} {int(r['sum'])}/{int(r['count'])}" for s, r in promise.iterrows()),
+                  "- at commit(s): " + ", ".join(
+                      f"{c} ({', '.join(sorted(d.dataset.unique()))})"
+                      for c, d in g.assign(commit=g.get("commit", "?")).fillna({"commit": "?"}).groupby("commit")),
+                  ""]
     return "\n".join(lines)
 
 

@@ -277,7 +277,7 @@ class KerasNative(ProbabilityOutputs, BaseEstimator):
             setattr(est, name, value)
         est.n_features_in_ = meta["n_features_in"]
         restore_target(est, meta)
-        est.truncated_ = False
+        est.truncated_ = est.shortened_ = False
         return est
 
 
@@ -368,7 +368,8 @@ class _KerasModel(KerasNative):
                 model = finalize(hp, model, *val)
         self.model_ = model
         self.hp_values_ = {k: v for k, v in hp.values.items() if k not in ("n_features", "n_outputs", "task")}
-        self.truncated_ = bool(callback.truncated or getattr(hypermodel, "truncated", False))
+        self.truncated_ = bool(callback.truncated)  # stopped at its deadline, mid-schedule
+        self.shortened_ = bool(getattr(hypermodel, "shortened", False))  # a schedule fitted to the deadline
         return self
 
     def _family_hypermodel(self, X: np.ndarray) -> Any:

@@ -235,13 +235,14 @@ def lr_factor(schedule: str, progress: float) -> float:
 class EpochSchedule(keras.callbacks.Callback):
     """Sets the learning rate at each epoch's start to the schedule at its midpoint, over a horizon
     of ``epochs`` shortened to what the fit's deadline leaves room for at the pace so far; stops
-    (``truncated``) when that horizon is reached before ``epochs``."""
+    (``shortened``: the schedule ended, a complete fit, not one cut short) when that horizon is
+    reached before ``epochs``."""
 
     def __init__(self, schedule: str, base_lr: float, epochs: int) -> None:
         super().__init__()
         self.schedule, self.base_lr, self.epochs = schedule, float(base_lr), max(1, int(epochs))
         self.horizon = self.epochs
-        self.truncated = False
+        self.shortened = False
         self.budget = current_budget()
         self.first_epoch_end = time.monotonic()
 
@@ -261,7 +262,7 @@ class EpochSchedule(keras.callbacks.Callback):
             fits = done + int(max(0.0, self.budget.seconds_left()) / max(pace, 1e-9))
             self.horizon = max(done, min(self.horizon, fits))
         if done >= self.horizon and self.horizon < self.epochs:
-            self.truncated = True
+            self.shortened = True
             self.model.stop_training = True
 
 
@@ -275,7 +276,8 @@ class RealMLPHyperModel(kt.HyperModel):  # type: ignore[misc]
         self.cardinalities = list(cardinalities or [2] * self.n_categorical)
         #: Validation metric the estimator reports and early-stops on (``val_loss`` for regression).
         self.monitor = "val_loss"
-        self.truncated = False
+        #: The last fit's schedule was shortened to the epochs its deadline left room for.
+        self.shortened = False
 
     def build(self, hp: Any) -> Any:
         hidden = hp.Choice("hidden_units", [128, 256, 512], default=256)
@@ -335,7 +337,7 @@ class RealMLPHyperModel(kt.HyperModel):  # type: ignore[misc]
         schedule = EpochSchedule(hp.get("schedule"), hp.get("learning_rate"), kwargs.get("epochs", 1))
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), schedule]
         history = model.fit(x, y, **kwargs)
-        self.truncated = schedule.truncated
+        self.shortened = schedule.shortened
         return history
 
     def finalize(self, hp: Any, model: Any, x_val: np.ndarray | None, y_val: np.ndarray | None) -> Any:

@@ -94,5 +94,5 @@ class TorchOutputs:
         net = est._network()
         net.load_state_dict(torch.load(d / "model.pt", map_location="cpu", weights_only=True))
         est.network_ = net.eval()
-        est.truncated_ = False
+        est.truncated_ = est.shortened_ = False
         return est

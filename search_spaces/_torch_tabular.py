@@ -248,7 +248,7 @@ class TorchTabular(TorchOutputs, BaseEstimator):
         xn, xc, y_t, tr_t, va_t = data
         gen = torch.Generator(device="cpu").manual_seed(self.random_state)
         best, best_state, bad, best_temperature = math.inf, None, 0, 1.0
-        self.truncated_, self.n_epochs_ = False, 0
+        self.truncated_, self.shortened_, self.n_epochs_ = False, False, 0
         batch = max(1, min(self.batch_size, len(tr_t)))
         per_epoch = math.ceil(len(tr_t) / batch)
         for epoch in range(self.max_epochs):
@@ -280,7 +280,9 @@ class TorchTabular(TorchOutputs, BaseEstimator):
                     bad += 1
                 loop.budget.emit(epoch + 1, -val)
             if epoch + 1 >= loop.horizon and loop.horizon < self.max_epochs:
-                self.truncated_ = True  # the deadline leaves no room for another epoch at this pace
+                # The deadline leaves no room for another epoch at this pace: the schedule, fitted to
+                # the epochs that fit, has ended. A complete fit (not cut short), but a shorter one.
+                self.shortened_ = True
             if self.truncated_ or bad >= self.patience or epoch + 1 >= loop.horizon:
                 break
         if best_state is not None:

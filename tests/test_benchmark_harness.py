@@ -173,8 +173,9 @@ def test_networks_value_report_counts_networks_in_the_final_model(tmp_path):
 
     rows = [
         {**_row("automl", "a", "binary", 0.90, 50), "best": "ensemble",
-         "ensemble": ["xgboost/gbtree:0.5", "torch/tabm:0.5"], "trials_by_framework": {"xgboost": 9, "torch": 3}},
-        {**_row("no-networks", "a", "binary", 0.85, 50), "best": "xgboost"},
+         "ensemble": ["xgboost/gbtree:0.5", "torch/tabm:0.5"], "trials_by_framework": {"xgboost": 9, "torch": 3},
+         "seconds_by_framework": {"xgboost": 30.0, "torch": 10.0}, "commit": "abc1234"},
+        {**_row("no-networks", "a", "binary", 0.85, 50), "best": "xgboost", "commit": "abc1234"},
         {**_row("automl", "b", "binary", 0.80, 50), "best": "keras", "trials_by_framework": {"keras": 2}},
         {**_row("no-networks", "b", "binary", 0.80, 50), "best": "sklearn"},
         {**_row("automl", "c", "binary", 0.70, 80), "best": "sklearn",
@@ -184,9 +185,10 @@ def test_networks_value_report_counts_networks_in_the_final_model(tmp_path):
     path = tmp_path / "networks_value_60s.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
     text = networks_value.render(path)
-    assert "| a | 1.0000 | 0.8750 | +0.1250 | yes | 3 |" in text
-    assert "| b | 1.0000 | 1.0000 | +0.0000 | yes | 2 |" in text
-    assert "| c | 0.8000 | 1.0000 | -0.2000 | no | 0 |" in text
+    assert "| a | 1.0000 | 0.8750 | +0.1250 | yes | 3 | 25% |" in text  # torch's 10 of 40 trial seconds
+    assert "| b | 1.0000 | 1.0000 | +0.0000 | yes | 2 | – |" in text  # a row from before seconds were kept
+    assert "| c | 0.8000 | 1.0000 | -0.2000 | no | 0 | – |" in text
+    assert "at commit(s): ? (b, c), abc1234 (a)" in text
     assert "a network is part of the final model on 2 of 3 datasets" in text
     assert "time promise kept: automl 2/3, no-networks 3/3" in text
 
@@ -231,3 +233,16 @@ def test_report_gives_each_systems_worst_score_and_gap_behind_the_best_peer(tmp_
     assert "| a | +0.100 | -0.100 | +0.250 |" in text  # autogluon-best, automl, flaml: behind the best other
     assert "**+0.167** (b)" in text  # automl's largest gap: b, behind flaml
     assert compare.interpreter("autogluon-best") == compare.interpreter("autogluon")  # one venv, two presets
+
+
+def test_benchmark_rows_say_where_each_frameworks_seconds_went():
+    """benchmarks._run_system.run_automl records each framework's trials and trial seconds."""
+    from benchmarks._run_system import run_automl
+    from tests.conftest import make_frame
+
+    frame = make_frame("binary", n=300)
+    train, test = frame.iloc[:240], frame.iloc[240:]
+    row = run_automl(train, test, "y", "binary", 8.0, 0, {"frameworks": ["sklearn"], "ensemble": False})
+    assert set(row["trials_by_framework"]) == {"sklearn"} and row["trials_by_framework"]["sklearn"] >= 1
+    assert set(row["seconds_by_framework"]) == {"sklearn"} and row["seconds_by_framework"]["sklearn"] > 0
+    assert row["proba"].shape == (60, 2)

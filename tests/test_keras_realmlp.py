@@ -84,7 +84,7 @@ def test_a_two_second_deadline_stops_training_between_batches() -> None:
     started = time.monotonic()
     with fit_budget(deadline=started + 2.0):
         est.fit(X, y)
-    assert est[-1].truncated_
+    assert est[-1].truncated_ or est[-1].shortened_  # cut short, or its schedule shortened to the deadline
     assert np.isfinite(est.predict(X)).all()
 
 

@@ -62,7 +62,8 @@ def test_a_two_second_deadline_stops_training_within_about_a_second(name: str, f
     with fit_budget(deadline=started + 2.0):
         est.fit(X, y)
     elapsed = time.monotonic() - started
-    assert est[-1].truncated_
+    # Stopped for its deadline: cut short, or (RealMLP, TabM) its schedule shortened to fit it.
+    assert est[-1].truncated_ or getattr(est[-1], "shortened_", False)
     assert elapsed < 3.0, f"stopped {elapsed - 2.0:.2f} s after a 2 s deadline"
     assert np.isfinite(est.predict(X)).all()
 

@@ -246,12 +246,12 @@ def test_a_trials_folds_share_its_time_and_a_cut_short_trial_trains_a_few_folds_
     seen: list[float] = []
 
     class RecordsItsDeadline(RegressorMixin, BaseEstimator):
-        def __init__(self, cut_short: bool = False) -> None:
-            self.cut_short = cut_short
+        def __init__(self, cut_short: bool = False, shorten: bool = False) -> None:
+            self.cut_short, self.shorten = cut_short, shorten
 
         def fit(self, X, y):
             seen.append(current_budget().seconds_left())
-            self.mean_, self.truncated_ = float(np.mean(y)), self.cut_short
+            self.mean_, self.truncated_, self.shortened_ = float(np.mean(y)), self.cut_short, self.shorten
             return self
 
         def predict(self, X):
@@ -261,10 +261,10 @@ def test_a_trials_folds_share_its_time_and_a_cut_short_trial_trains_a_few_folds_
     y = pd.Series(np.arange(60.0))
     splits = [(np.arange(60)[np.arange(60) % 6 != k], np.arange(60)[np.arange(60) % 6 == k]) for k in range(6)]
 
-    def run(cut_short: bool):
+    def run(cut_short: bool, shorten: bool = False):
         seen.clear()
         return fit_folds(
-            RecordsItsDeadline(cut_short), X, y, splits, get_scorer("neg_root_mean_squared_error"),
+            RecordsItsDeadline(cut_short, shorten), X, y, splits, get_scorer("neg_root_mean_squared_error"),
             deadline=time.monotonic() + 60.0, report=None, n_threads=1, classes=None, keep_oof=False,
             metric_name="rmse",
         )
@@ -276,6 +276,27 @@ def test_a_trials_folds_share_its_time_and_a_cut_short_trial_trains_a_few_folds_
     assert [round(s) for s in seen] == [20, 12, 15, 20, 30, 60]
     run(cut_short=True)  # each fit reports itself cut short: a third of the time left (instant fits here)
     assert [round(s) for s in seen] == [20, 20, 20, 20, 30, 60]
+    # A network that fits its schedule to its deadline is time-limited the same way, but its folds
+    # are complete fits: the trial is not truncated, so its out-of-fold predictions can be ensembled.
+    result = run(cut_short=False, shorten=True)
+    assert [round(s) for s in seen] == [20, 20, 20, 20, 30, 60]
+    assert result.shortened and not result.truncated and len(result.scores) == 6
+
+
+def test_a_refit_is_cut_short_when_stopped_mid_way_or_shortened_into_too_little_time() -> None:
+    from types import SimpleNamespace
+
+    from automl.search._refit import SHORTENED_REFIT_SHARE, _cut_short
+
+    def fit(truncated: bool = False, shortened: bool = False) -> SimpleNamespace:
+        return SimpleNamespace(truncated_=truncated, shortened_=shortened)
+
+    assert _cut_short(fit(truncated=True), given=100.0, needed=10.0)
+    assert not _cut_short(fit(), given=1.0, needed=10.0)  # it finished on its own: no matter the time
+    # A schedule shortened to its deadline is a complete fit when that deadline was not far short of
+    # what its trial predicted, a starved one otherwise.
+    assert not _cut_short(fit(shortened=True), given=SHORTENED_REFIT_SHARE * 10.0, needed=10.0)
+    assert _cut_short(fit(shortened=True), given=SHORTENED_REFIT_SHARE * 10.0 - 0.1, needed=10.0)
 
 
 def test_a_framework_too_late_to_load_is_not_drawn() -> None:
@@ -367,3 +388,53 @@ def test_the_frameworks_a_user_names_reach_the_search_settings() -> None:
 
     assert named(None) == ()
     assert named(["sklearn", "XGBoost"]) == ("sklearn", "xgboost")
+
+
+def test_ensemble_members_that_fit_their_schedule_to_a_deadline_refit_last_on_their_share() -> None:
+    """A network member fits its schedule to whatever deadline it gets: given the whole refit time it
+    would leave the next member none. The other members refit first; the networks share what is left
+    by their trials' predicted seconds, and a shortened refit is a complete member."""
+    import time
+    from types import SimpleNamespace
+
+    from automl.search._refit import Refitter
+    from search_spaces._budget import current_budget
+
+    given: dict[str, float] = {}
+
+    class Member:
+        def __init__(self, name: str, network: bool) -> None:
+            self.name, self.network = name, network
+
+        def fit(self, X, y):
+            given[self.name] = current_budget().seconds_left()
+            self.truncated_, self.shortened_ = False, self.network
+            return self
+
+        def __getitem__(self, i):
+            return self
+
+    adapter = SimpleNamespace(build=lambda config, spec, **kw: Member(config.family, config.family.startswith("net")))
+    deadline = time.monotonic() + 100.0
+    refitter = object.__new__(Refitter)
+    refitter.adapters, refitter.spec, refitter.X, refitter.y = {"f": adapter}, None, None, None
+    refitter.settings = SimpleNamespace(seed=0)
+    refitter.cores = SimpleNamespace(threads=lambda: 1)
+    refitter.plan = SimpleNamespace(refit_factor=1.0, refit_seconds_left=lambda: deadline - time.monotonic())
+
+    def trial(family: str, seconds: float) -> SimpleNamespace:
+        attrs = {"family": family, "config": {}, "fold_seconds": seconds}
+        if family.startswith("net"):
+            attrs["shortened"] = True
+        return SimpleNamespace(params={"framework": "f"}, user_attrs=attrs)
+
+    trials = {0: trial("best", 1.0), 1: trial("net_a", 30.0), 2: trial("trees", 5.0), 3: trial("net_b", 10.0)}
+    outcome = SimpleNamespace(best_trial=SimpleNamespace(number=0), best_model="the refitted best", refit="")
+    members = refitter._refit_members(trials, outcome)
+    assert members is not None and members[0] == "the refitted best"
+    assert [m.name for m in members[1:]] == ["net_a", "trees", "net_b"]  # the ensemble's order, weights line up
+    assert list(given) == ["trees", "net_a", "net_b"]  # networks last
+    assert given["trees"] == pytest.approx(100.0 - 40.0, abs=0.5)  # the networks' 30 + 10 s kept back
+    assert given["net_a"] == pytest.approx(100.0 * 30 / 40, abs=0.5)
+    assert given["net_b"] == pytest.approx(100.0, abs=0.5)  # the last: all that is left (fits are instant here)
+    assert outcome.refit == ""

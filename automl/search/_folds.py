@@ -34,6 +34,9 @@ class FoldsResult:
     oof: list[np.ndarray | None] = field(default_factory=list)
     #: Every fold's fitted model, in split order (kept for k-fold bagging only).
     models: list[Any] = field(default_factory=list)
+    #: A fold's fit ended a schedule shortened to its deadline (``shortened_``, the networks): time-
+    #: limited like a cut-short fit, but complete, so its out-of-fold predictions can be ensembled.
+    shortened: bool = False
 
     @property
     def value(self) -> float:
@@ -53,7 +56,8 @@ def _fold_deadline(started: float, deadline: float, remaining: int, *, time_limi
     folds, so that an iterative fit cannot spend the whole trial on its first fold and leave the
     others unfitted; but while the trial is (or, on its first fold, may be) cut short by its
     deadline, at least ``1 / TIME_LIMITED_FOLDS`` of the trial, so that the folds it fits are
-    trained, not starved (the trial then ends with fewer folds, marked truncated)."""
+    trained, not starved (the trial then ends with fewer folds, marked truncated). A fit that
+    shortened its schedule to its deadline (``shortened_``) counts as time-limited too."""
     now = time.monotonic()
     share = max(deadline - now, 0.0) / remaining
     if time_limited:
@@ -114,7 +118,7 @@ def fit_folds(
     scores: list[float] = []
     oof: list[np.ndarray | None] = []
     models: list[Any] = []
-    truncated = False
+    truncated = shortened = False
     first_model = None
     first_seconds = 0.0
     started = time.monotonic()
@@ -123,7 +127,8 @@ def fit_folds(
             truncated = True  # too little time left for one more fold to be trained like the others
             break
         model = clone(estimator)
-        fold_deadline = _fold_deadline(started, deadline, len(splits) - k, time_limited=k == 0 or truncated)
+        limited = k == 0 or truncated or shortened
+        fold_deadline = _fold_deadline(started, deadline, len(splits) - k, time_limited=limited)
         budget = fit_budget(fold_deadline, report if k == 0 else None, predict_rows=len(va))
         with budget, threadpool_limits(limits=n_threads), quiet_folds():
             model.fit(X.iloc[tr], y.iloc[tr])
@@ -139,11 +144,14 @@ def fit_folds(
         scores.append(score)
         if keep_models:
             models.append(model)
-        truncated = truncated or bool(getattr(model[-1] if hasattr(model, "steps") else model, "truncated_", False))
+        last = model[-1] if hasattr(model, "steps") else model
+        truncated = truncated or bool(getattr(last, "truncated_", False))
+        shortened = shortened or bool(getattr(last, "shortened_", False))
         if k == 0:
             first_model = model
             first_seconds = time.monotonic() - started
         if time.monotonic() >= deadline and k + 1 < len(splits):
             truncated = True
             break
-    return FoldsResult(scores, truncated, time.monotonic() - started, first_seconds, first_model, oof, models)
+    elapsed = time.monotonic() - started
+    return FoldsResult(scores, truncated, elapsed, first_seconds, first_model, oof, models, shortened)

@@ -152,7 +152,7 @@ class Refitter:
                 raise
             logger.warning("refit on all rows failed (%s: %s); keeping the trial's model", type(e).__name__, e)
             return SearchOutcome(study, best, model, config, f"failed: {type(e).__name__}: {e}", interrupted), False
-        if getattr(estimator[-1], "truncated_", False) and model is not None:
+        if _cut_short(estimator, left, needed) and model is not None:
             return SearchOutcome(study, best, model, config, "skipped: the refit ran out of time", interrupted), False
         took = time.monotonic() - started
         logger.info("refitted %s/%s on %d rows in %.2fs", config.framework, config.family, len(y_fit), took)
@@ -238,28 +238,38 @@ class Refitter:
     ) -> list[Any] | None:
         """The members refitted on all rows (the best trial's model as it is), or None, with the
         reason added to ``outcome.refit``, when one fails or runs out of time."""
-        members = []
-        for n, t in trials.items():
-            if n == outcome.best_trial.number:  # type: ignore[union-attr]
-                members.append(outcome.best_model)
-                continue
+        best = outcome.best_trial.number  # type: ignore[union-attr]
+        fitted: dict[int, Any] = {best: outcome.best_model}
+        # A network whose trial fitted its schedule to its deadline (``shortened``) would do the same
+        # with the whole refit time and leave the next member none: the other members refit first,
+        # leaving the networks their predicted seconds, which they then share by those predictions.
+        needs = {n: t.user_attrs.get("fold_seconds", 0.0) * self.plan.refit_factor for n, t in trials.items()}
+        order = sorted((n for n in trials if n != best), key=lambda n: bool(trials[n].user_attrs.get("shortened")))
+        for i, n in enumerate(order):
+            t = trials[n]
+            later = [m for m in order[i + 1 :] if trials[m].user_attrs.get("shortened")]
+            left = self.plan.refit_seconds_left()
+            if t.user_attrs.get("shortened"):
+                given = left * needs[n] / max(needs[n] + sum(needs[m] for m in later), 1e-9)
+            else:
+                given = max(left - sum(needs[m] for m in later), 0.0)
             cfg = config_of(t)
             n_threads = self.cores.threads()
             est = self.adapters[cfg.framework].build(
                 cfg, self.spec, device=t.user_attrs.get("device", "cpu"), seed=self.settings.seed, n_jobs=n_threads,
             )
             try:
-                with fit_budget(self.plan.refit_deadline()), _threads(n_threads):
+                with fit_budget(time.monotonic() + given), _threads(n_threads):
                     est.fit(self.X, self.y)
             except Exception as e:
                 logger.warning("ensemble member %d failed to refit (%s); keeping the single best model", n, e)
                 outcome.refit += f"; no ensemble: member trial {n} failed to refit ({type(e).__name__})"
                 return None
-            if getattr(est[-1], "truncated_", False):
+            if _cut_short(est, given, needs[n]):
                 outcome.refit += "; no ensemble: its refit ran out of time"
                 return None
-            members.append(est)
-        return members
+            fitted[n] = est
+        return [fitted[n] for n in trials]
 
     def _adopt_bags(
         self, outcome: SearchOutcome, weights: dict[int, float], trials: dict[int, optuna.trial.FrozenTrial],
@@ -300,6 +310,20 @@ class Refitter:
              "weight": round(w, 4), **({} if folds is None else {"folds": folds[n]})}
             for n, w in weights.items()
         ]
+
+
+#: A refit whose schedule was shortened to its deadline (a network's ``shortened_``) is kept when it
+#: had at least this share of the seconds predicted for it: a complete fit, not a starved one.
+SHORTENED_REFIT_SHARE = 0.5
+
+
+def _cut_short(estimator: Any, given: float, needed: float) -> bool:
+    """A refit its deadline stopped mid-way (``truncated_``), or one that fitted its schedule into
+    less than :data:`SHORTENED_REFIT_SHARE` of the seconds its trial predicted for it."""
+    last = estimator[-1] if hasattr(estimator, "steps") else estimator
+    if getattr(last, "truncated_", False):
+        return True
+    return bool(getattr(last, "shortened_", False)) and given < SHORTENED_REFIT_SHARE * needed
 
 
 def _threads(n_threads: int) -> Any:

@@ -90,6 +90,8 @@ class TrialRunner:
         trial.set_user_attr("folds", len(folds.scores))
         trial.set_user_attr("fold_scores", [float(s) for s in folds.scores])  # the validation noise, per fold
         trial.set_user_attr("truncated", folds.truncated)
+        if folds.shortened:  # a network's schedule fitted to its deadline: complete, hence ensembled
+            trial.set_user_attr("shortened", True)
         trial.set_user_attr("fold_seconds", round(first_seconds, 4))
         oof = folds.oof
         complete = len(oof) == self.resampling.n_splits and all(p is not None for p in oof)
