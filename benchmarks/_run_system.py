@@ -48,6 +48,7 @@ def run_automl(
     # Where the budget went: each framework's trial seconds (wall time of its trials, folds included).
     report = result.framework_report().to_frame()
     out["seconds_by_framework"] = {str(r.framework): float(r.seconds) for r in report.itertuples() if r.seconds}
+    out["refit"] = result.refit  # how the final model came to be, and why no ensemble when there is none
     if task == "regression":
         out["pred"] = result.predict(features)
     else:

@@ -14,6 +14,8 @@ with Keras and PyTorch not installed). Both append to one JSON-lines file; the r
     python -m benchmarks.networks_value --budget 60                  # the dev suite (2 x 13 runs)
     python -m benchmarks.networks_value --budget 60 --datasets iris hitters
     python -m benchmarks.networks_value --report benchmarks/results/networks_value_60s.jsonl
+    # after a change that only the networks see: rerun 'automl' against the no-networks runs kept
+    python -m benchmarks.networks_value --budget 300 --variants automl --datasets hitters diabetes
 
 One seed's difference on one dataset is mostly noise (a 250-row test set, a search that draws
 frameworks at random), so ``--seed N`` repeats the invocation with another search seed into
@@ -164,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="skip runs already in --out at the same code")
     ap.add_argument("--seed", type=int, default=0, help="the search seed of both variants (default 0)")
     ap.add_argument("--combine", type=Path, nargs="+", help="only report several seeds' JSON-lines files together")
+    ap.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+                    help="run only these (default both): after a change to the networks alone, 'automl' "
+                         "reruns against the no-networks runs already in --out")
     args = ap.parse_args(argv)
     if args.report:
         print(render(args.report))
@@ -179,12 +184,13 @@ def main(argv: list[str] | None = None) -> int:
         common += ["--datasets", *args.datasets]
     if args.resume:
         common.append("--resume")
-    for label, options in VARIANTS.items():
-        compare.main([*common, "--label", label, "--automl-options", options])
+    for label in args.variants:
+        compare.main([*common, "--label", label, "--automl-options", VARIANTS[label]])
     report = render(out)
     seed = f" --seed {args.seed}" if args.seed else ""
     datasets = f" --datasets {' '.join(args.datasets)}" if args.datasets else ""
-    command = f"python -m benchmarks.networks_value --budget {args.budget:g}{seed}{datasets}"
+    variants = f" --variants {' '.join(args.variants)}" if args.variants != list(VARIANTS) else ""
+    command = f"python -m benchmarks.networks_value --budget {args.budget:g}{seed}{datasets}{variants}"
     out.with_suffix(".md").write_text(f"Command: {command}\n\n" + report)
     print(report)
     return 0

@@ -246,3 +246,4 @@ def test_benchmark_rows_say_where_each_frameworks_seconds_went():
     assert set(row["trials_by_framework"]) == {"sklearn"} and row["trials_by_framework"]["sklearn"] >= 1
     assert set(row["seconds_by_framework"]) == {"sklearn"} and row["seconds_by_framework"]["sklearn"] > 0
     assert row["proba"].shape == (60, 2)
+    assert row["refit"].startswith("refitted on all rows")  # how the final model came to be
