@@ -107,11 +107,12 @@ def test_an_ensemble_that_validates_better_but_cannot_be_refitted_in_time_is_nam
 
     def better_but_late(preds, *args):  # two trials win; from here on no time is left
         monkeypatch.setattr(automl.search._time_plan, "FINISH_SECONDS", 1e6)
-        first, second = sorted(preds)[:2]
-        return {first: 0.5, second: 0.5}, 1e9
+        chosen = sorted(preds)[:2]  # on smaller pools too, down to one trial (no ensemble)
+        return {n: 1 / len(chosen) for n in chosen}, 1e9
 
     monkeypatch.setattr(automl.search._ensemble, "greedy_selection", better_but_late)
     r = automl.fit(make_frame("binary", n=200), "y", time_budget=30, n_trials=4, frameworks=["sklearn"], seed=0)
     assert "; no ensemble: one of 2 trials validated better (1e+09) but refitting its other members needed ~" in r.refit
+    assert "costliest validated better" in r.refit  # cheaper selections were tried first: none fitted either
     assert r.best_model_family != "ensemble" and not r.ensemble
     assert not any("validated better" in m for m in r.messages)  # said once, in the final model's line

@@ -438,3 +438,43 @@ def test_ensemble_members_that_fit_their_schedule_to_a_deadline_refit_last_on_th
     assert given["net_a"] == pytest.approx(100.0 * 30 / 40, abs=0.5)
     assert given["net_b"] == pytest.approx(100.0, abs=0.5)  # the last: all that is left (fits are instant here)
     assert outcome.refit == ""
+
+
+def test_an_ensemble_whose_refit_does_not_fit_gives_way_to_one_of_cheaper_members() -> None:
+    """mfeat_factors at 300 s kept a single model: the ensemble that validated better needed ~33 s to
+    refit its members (networks) with 5 s left. The costliest member leaves the pool and selection
+    runs again while the ensemble still validates better than the best trial."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import get_scorer
+
+    from automl.metrics import resolve_metric
+    from automl.search._refit import Refitter
+
+    rng = np.random.default_rng(0)
+    y = pd.Series(rng.normal(size=400))
+    noise = {n: rng.normal(size=400) for n in range(3)}
+    preds = {0: y.to_numpy() + noise[0], 1: y.to_numpy() + noise[1], 2: y.to_numpy() + noise[2]}
+    seconds = {0: 1.0, 1: 100.0, 2: 1.0}  # trial 1 (a network, say) costs 100 s to refit
+    study = SimpleNamespace(trials={n: SimpleNamespace(user_attrs={"fold_seconds": s}) for n, s in seconds.items()})
+    refitter = object.__new__(Refitter)
+    refitter.metric, refitter.classes = resolve_metric("rmse", "regression"), None
+    left = {"seconds": 10.0}
+    refitter.plan = SimpleNamespace(refit_factor=1.0, refit_seconds_left=lambda: left["seconds"])
+    scorer = get_scorer("neg_root_mean_squared_error")
+    best_value = -1.0  # trial 0 alone: RMSE about 1; any two of them average to about 0.71
+    outcome = SimpleNamespace(best_trial=SimpleNamespace(number=0), refit="refitted")
+    everything = {0: 1 / 3, 1: 1 / 3, 2: 1 / 3}
+
+    weights, score, needed, without = refitter._affordable(
+        study, preds, (y, scorer, best_value), everything, -0.58, outcome)
+    assert set(weights) == {0, 2} and score > best_value and needed == 1.0
+    assert without.startswith("; without trial(s) 1: one of 3 trials validated better (0.58) but refitting")
+    assert "needed ~101.0s and 10.0s were left" in without
+
+    left["seconds"] = 0.5  # not even the cheap member fits: no ensemble, and why
+    assert refitter._affordable(study, preds, (y, scorer, best_value), everything, -0.58, outcome) is None
+    assert outcome.refit.startswith("refitted; no ensemble: one of 3 trials validated better (0.58)")
+    assert outcome.refit.endswith("and none without the 2 costliest validated better")

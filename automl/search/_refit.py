@@ -202,23 +202,14 @@ class Refitter:
                 f"{self.metric.display(best_value):.5g})"
             )
             return
-        trials = {n: study.trials[n] for n in weights}
         if self.plan.bagged:
-            self._adopt_bags(outcome, weights, trials, score)
+            self._adopt_bags(outcome, weights, {n: study.trials[n] for n in weights}, score)
             return
-        # The best trial's model is already refitted on all rows: only the other members cost time.
-        # (Counting it too once dropped a better ensemble on california_houses at 300 s: ~6.6 s
-        # "needed" with 6.1 s left, of which the best model's ~3.3 s was already spent.)
-        needed = sum(
-            t.user_attrs.get("fold_seconds", 0.0) for n, t in trials.items() if n != best_number
-        ) * self.plan.refit_factor
-        left = self.plan.refit_seconds_left()
-        if needed > left:
-            outcome.refit += (
-                f"; no ensemble: one of {len(weights)} trials validated better ({self.metric.display(score):.5g}) "
-                f"but refitting its other members needed ~{needed:.1f}s and {max(left, 0):.1f}s were left"
-            )
+        chosen = self._affordable(study, preds, (y_eval, scorer, best_value), weights, score, outcome)
+        if chosen is None:
             return
+        weights, score, needed, without = chosen
+        trials = {n: study.trials[n] for n in weights}
         started = time.monotonic()
         members = self._refit_members(trials, outcome)
         if members is None:
@@ -226,12 +217,51 @@ class Refitter:
         self._adopt(outcome, members, weights, trials, score)
         outcome.refit = (
             f"ensemble of {len(members)} trials refitted on all rows in {time.monotonic() - started:.1f}s "
-            f"(predicted ~{needed:.1f}s)"
+            f"(predicted ~{needed:.1f}s){without}"
         )
         logger.info(
             "ensemble of %d trials: %s=%.5g (best single %.5g)", len(members), self.metric.display_name,
             self.metric.display(score), self.metric.display(best_value),
         )
+
+    def _affordable(
+        self, study: optuna.Study, preds: dict[int, np.ndarray], judge: tuple[Any, Any, float],
+        weights: dict[int, float], score: float, outcome: SearchOutcome,
+    ) -> tuple[dict[int, float], float, float, str] | None:
+        """The selection whose members' refits fit in the time left, its score, their predicted seconds
+        and what was left out: while they do not fit, the costliest member other than the best trial
+        (already refitted) leaves the pool and selection runs again, as long as the ensemble still
+        validates better than the best trial. None, with the reason in ``outcome.refit``, otherwise."""
+        from automl.search._ensemble import greedy_selection
+
+        y_eval, scorer, best_value = judge
+        best_number = outcome.best_trial.number  # type: ignore[union-attr]
+        pool, dropped, first = dict(preds), [], ""
+        while True:
+            # The best trial's model is already refitted on all rows: only the other members cost time.
+            # (Counting it too once dropped a better ensemble on california_houses at 300 s: ~6.6 s
+            # "needed" with 6.1 s left, of which the best model's ~3.3 s was already spent.)
+            seconds = {n: study.trials[n].user_attrs.get("fold_seconds", 0.0) * self.plan.refit_factor
+                       for n in weights if n != best_number}
+            needed, left = sum(seconds.values()), self.plan.refit_seconds_left()
+            if needed <= left:
+                without = f"; without trial(s) {', '.join(map(str, dropped))}: {first}" if dropped else ""
+                return weights, score, needed, without
+            first = first or (
+                f"one of {len(weights)} trials validated better ({self.metric.display(score):.5g}) but refitting "
+                f"its other members needed ~{needed:.1f}s and {max(left, 0):.1f}s were left"
+            )
+            costly = max(seconds, key=lambda n: seconds[n])
+            dropped.append(costly)
+            del pool[costly]
+            # An ensemble selected on the cheaper pool (a network's refit often costs most: mfeat_factors at
+            # 300 s once kept a single model because its members needed ~33 s with 5 s left).
+            weights, score = greedy_selection(pool, y_eval, scorer, self.classes)
+            if len(weights) < 2 or score <= best_value:
+                outcome.refit += (
+                    f"; no ensemble: {first}, and none without the {len(dropped)} costliest validated better"
+                )
+                return None
 
     def _refit_members(
         self, trials: dict[int, optuna.trial.FrozenTrial], outcome: SearchOutcome
