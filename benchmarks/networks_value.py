@@ -71,6 +71,15 @@ def _share(row: pd.Series | None) -> str:
     return "–" if share is None else f"{share:.0%}"
 
 
+def _commits(g: pd.DataFrame) -> str:
+    """Each variant's commit(s) and their datasets: after ``--variants``, the two may differ."""
+    g = g.assign(commit=g.get("commit", "?")).fillna({"commit": "?"})
+    return "; ".join(
+        f"{system} at " + ", ".join(f"{c} ({', '.join(sorted(d.dataset.unique()))})" for c, d in rows.groupby("commit"))
+        for system, rows in g.groupby("system")
+    )
+
+
 def render(path: Path) -> str:
     """The Markdown report of a JSON-lines file written by :func:`main`."""
     df = compare.load_rows(path)
@@ -100,10 +109,7 @@ def render(path: Path) -> str:
                   f"- a network is part of the final model on {members} of {len(wide)} datasets",
                   "- time promise kept: " + ", ".join(
                       f"{s} {int(r['sum'])}/{int(r['count'])}" for s, r in promise.iterrows()),
-                  "- at commit(s): " + ", ".join(
-                      f"{c} ({', '.join(sorted(d.dataset.unique()))})"
-                      for c, d in g.assign(commit=g.get("commit", "?")).fillna({"commit": "?"}).groupby("commit")),
-                  ""]
+                  "- at commit(s): " + _commits(g), ""]
     return "\n".join(lines)
 
 

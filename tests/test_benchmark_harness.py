@@ -188,7 +188,7 @@ def test_networks_value_report_counts_networks_in_the_final_model(tmp_path):
     assert "| a | 1.0000 | 0.8750 | +0.1250 | yes | 3 | 25% |" in text  # torch's 10 of 40 trial seconds
     assert "| b | 1.0000 | 1.0000 | +0.0000 | yes | 2 | – |" in text  # a row from before seconds were kept
     assert "| c | 0.8000 | 1.0000 | -0.2000 | no | 0 | – |" in text
-    assert "at commit(s): ? (b, c), abc1234 (a)" in text
+    assert "at commit(s): automl at ? (b, c), abc1234 (a); no-networks at ? (b, c), abc1234 (a)" in text
     assert "a network is part of the final model on 2 of 3 datasets" in text
     assert "time promise kept: automl 2/3, no-networks 3/3" in text
 
