@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-slow test-all docs docs-notebooks lint bench bench-300 bench-ablation bench-dev bench-networks peers clean \
-	bench-networks-value bench-search-value bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-isolation gpu-check bench-deadlines
+	bench-networks-value bench-search-value bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-isolation gpu-check bench-deadlines bench-trial-seconds
 
 install: $(STAMP)
 
@@ -69,6 +69,9 @@ bench-keras-backends: install
 
 # Issue 20: each network family's default trial under 3 s and 10 s deadlines (holdout and 5-fold bags),
 # torch, then Keras on each backend; the overrun past the deadline per trial (about 10 minutes).
+bench-trial-seconds: install  # where one search's trial seconds go, e.g. ARGS="--dataset diabetes --budget 300"
+	$(BIN)/python -m benchmarks.trial_seconds $(or $(ARGS),--dataset diabetes --budget 300)
+
 bench-deadlines: install
 	rm -f benchmarks/results/deadlines.jsonl
 	$(BIN)/python -m benchmarks.deadlines --frameworks torch $(ARGS)

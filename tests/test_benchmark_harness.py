@@ -247,3 +247,25 @@ def test_benchmark_rows_say_where_each_frameworks_seconds_went():
     assert set(row["seconds_by_framework"]) == {"sklearn"} and row["seconds_by_framework"]["sklearn"] > 0
     assert row["proba"].shape == (60, 2)
     assert row["refit"].startswith("refitted on all rows")  # how the final model came to be
+
+
+def test_trial_seconds_groups_a_studys_trials_by_framework_and_family():
+    from types import SimpleNamespace
+
+    from benchmarks.trial_seconds import by_family, trial_rows
+
+    def trial(n, framework, family, seconds, folds, value, **flags):
+        attrs = {"family": family, "fit_seconds": seconds, "fold_seconds": seconds / folds, "folds": folds, **flags}
+        return SimpleNamespace(number=n, params={"framework": framework}, user_attrs=attrs,
+                               state=SimpleNamespace(name="COMPLETE"), value=value)
+
+    study = SimpleNamespace(trials=[
+        trial(0, "keras", "realmlp", 70.0, 10, -55.0, truncated=True),
+        trial(1, "torch", "tabm", 20.0, 15, -53.7, shortened=True),
+        trial(2, "torch", "tabm", 10.0, 15, -54.0),
+    ])
+    table = by_family(trial_rows(SimpleNamespace(study=study)))
+    assert list(table.index) == [("keras", "realmlp"), ("torch", "tabm")]  # the costliest first
+    assert table.loc[("torch", "tabm")].to_dict() == {
+        "trials": 2, "seconds": 30.0, "folds_mean": 15.0, "truncated": 0, "shortened": 1, "best": -53.7}
+    assert table.loc[("keras", "realmlp"), "truncated"] == 1
