@@ -138,12 +138,12 @@ class TabularMLPHyperModel(kt.HyperModel):  # type: ignore[misc]
         return model.fit(*args, **kwargs)
 
 
-def _budget_callback(keras: Any, monitor: str = "val_loss", predict_passes: int = 1) -> Any:
+def _budget_callback(keras: Any, monitor: str = "val_loss", predict_passes: int = 1, epoch_passes: int = 1) -> Any:
     budget = current_budget()
 
     class BudgetCallback(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
         """Stops between batches early enough to finish by the trial's deadline; reports each epoch's
-        validation loss.
+        validation loss, at the passes over the training rows so far (``epoch_passes`` per epoch).
 
         What still runs after the last batch is kept in reserve: the epoch's validation pass and
         ``predict_passes`` predictions (temperature scaling, the fold's validation rows). On JAX the
@@ -196,7 +196,7 @@ def _budget_callback(keras: Any, monitor: str = "val_loss", predict_passes: int 
                 return
             if not math.isfinite(val):
                 raise FloatingPointError(f"validation loss is {val} after epoch {epoch + 1}")
-            budget.emit(epoch + 1, -self.to_report(val))
+            budget.emit((epoch + 1) * epoch_passes, -self.to_report(val))
 
     return BudgetCallback
 
@@ -209,6 +209,28 @@ def whole_batches(tr: np.ndarray, batch_size: int, seed: int) -> np.ndarray:
     if pad == 0 or len(tr) < batch_size:
         return tr
     return np.concatenate([tr, np.random.default_rng(seed).choice(tr, pad, replace=False)])
+
+
+#: A small training set is repeated within one Keras epoch until the epoch holds this many batches.
+#: A Keras epoch costs about 60 ms of CPU of its own on TensorFlow (its iterators, callbacks,
+#: validation pass and logs), far more than one batch's step: diabetes' RealMLP (225 training rows,
+#: one batch) took 8 s a fold for its 256 one-batch epochs, torch's RealMLP 0.1 s.
+EPOCH_BATCHES = 16
+
+
+def passes_per_epoch(n_train: int, batch_size: int, max_epochs: int) -> int:
+    """Passes over the training rows in one Keras epoch: enough for ``EPOCH_BATCHES`` batches, at most
+    ``max_epochs``."""
+    batches = max(1, math.ceil(n_train / max(1, batch_size)))
+    return max(1, min(max_epochs, EPOCH_BATCHES // batches))
+
+
+def repeated(tr: np.ndarray, passes: int, seed: int) -> np.ndarray:
+    """``tr`` in ``passes`` shuffled copies (``fit`` shuffles them together again each epoch)."""
+    if passes <= 1:
+        return tr
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.permutation(tr) for _ in range(passes)])
 
 
 #: Validation sets up to this many rows are evaluated as one batch (one shape: one compile on JAX).
@@ -336,7 +358,10 @@ class _KerasModel(KerasNative):
         hp = fixed_hyperparameters(dict(self.hp_values or {}), n_features=X.shape[1], n_outputs=n_out, task=task)
         tr, va = validation_split(X.shape[0], target, self.validation_fraction, self.random_state)
         batch_size = int(hp.values.get("batch_size", 128))
-        tr = whole_batches(tr, batch_size, self.random_state)
+        # A user's hypermodel may read its epochs otherwise: only the built-in families repeat rows.
+        passes = passes_per_epoch(len(tr), batch_size, self.max_epochs) if self.hypermodel is None else 1
+        tr = whole_batches(repeated(tr, passes, self.random_state), batch_size, self.random_state)
+        epochs, patience = math.ceil(self.max_epochs / passes), math.ceil(self.patience / passes)
         with self._device_scope(keras):
             model = hypermodel.build(hp)
             if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
@@ -346,8 +371,8 @@ class _KerasModel(KerasNative):
             monitor = getattr(hypermodel, "monitor", "val_loss")
             to_report = (lambda v: v) if self._classifier else (lambda v: math.sqrt(max(v, 0.0)) * self.y_std_)
             finalize = getattr(hypermodel, "finalize", None)  # RealMLP: temperature scaling on validation
-            passes = 2 if finalize is not None and self._classifier else 1
-            callback = _budget_callback(keras, monitor, passes)(to_report)
+            predict_passes = 2 if finalize is not None and self._classifier else 1
+            callback = _budget_callback(keras, monitor, predict_passes, passes)(to_report)
             callbacks: list[Any] = [callback]
             kwargs: dict[str, Any] = {}
             if va is not None:
@@ -355,12 +380,12 @@ class _KerasModel(KerasNative):
                 if len(va) <= ONE_BATCH_VALIDATION:
                     kwargs["validation_batch_size"] = len(va)
                 callbacks.append(
-                    keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True)
+                    keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
                 )
             if self._classifier and self.class_weight == "balanced":
                 kwargs["class_weight"] = dict(enumerate(balanced_weights(target[tr], n_out).tolist()))
             hypermodel.fit(
-                hp, model, X[tr], y_fit[tr], epochs=self.max_epochs,
+                hp, model, X[tr], y_fit[tr], epochs=epochs,
                 batch_size=batch_size, callbacks=callbacks, verbose=0, **kwargs,
             )
             if finalize is not None:

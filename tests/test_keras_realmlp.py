@@ -70,12 +70,57 @@ def test_save_and_load_round_trip_in_safe_mode(tmp_path) -> None:
 
 
 def test_each_epoch_is_reported_to_the_pruner_as_log_loss() -> None:
-    est, X, y, _ = _build("binary", max_epochs=3, patience=10)
+    # About 170 training rows, one batch: each Keras epoch holds 16 passes over them, and the pruner
+    # sees the passes so far.
+    est, X, y, _ = _build("binary", max_epochs=48, patience=100)
     reports: list[tuple[int, float]] = []
     with fit_budget(report=lambda step, value: reports.append((step, value))):
         est.fit(X, y)
-    assert [s for s, _ in reports] == [1, 2, 3]
+    assert [s for s, _ in reports] == [16, 32, 48]
     assert all(-5.0 < v < 0 for _, v in reports)  # negated log loss without label smoothing
+
+
+def test_a_small_training_set_is_repeated_within_an_epoch() -> None:
+    from search_spaces._keras_model import EPOCH_BATCHES, passes_per_epoch, repeated
+
+    assert passes_per_epoch(225, 256, 256) == EPOCH_BATCHES  # one batch a pass
+    assert passes_per_epoch(1000, 256, 256) == EPOCH_BATCHES // 4
+    assert passes_per_epoch(225, 256, 3) == 3  # never more passes than the fit's epochs
+    assert passes_per_epoch(100_000, 256, 256) == 1
+    tr = np.arange(10, 60)
+    rows = repeated(tr, 3, seed=0)
+    assert len(rows) == 150 and all(np.array_equal(np.sort(rows[i * 50:(i + 1) * 50]), tr) for i in range(3))
+    assert not np.array_equal(rows[:50], rows[50:100])  # each pass shuffled apart
+    assert repeated(tr, 1, seed=0) is tr
+
+
+def test_the_learning_rate_follows_the_schedule_step_by_step() -> None:
+    from types import SimpleNamespace
+
+    from search_spaces._keras_realmlp import SCHEDULE_UPDATES, EpochSchedule, lr_factor
+
+    schedule = EpochSchedule("coslog4", 0.04, epochs=2)
+    schedule.set_model(SimpleNamespace(optimizer=SimpleNamespace(learning_rate=None)))
+    schedule.set_params({"steps": 4, "epochs": 2})
+    seen = []
+    for epoch in range(2):
+        schedule.on_epoch_begin(epoch)
+        for batch in range(4):
+            schedule.on_train_batch_begin(batch)
+            seen.append(schedule.model.optimizer.learning_rate)
+    expected = [0.04 * lr_factor("coslog4", (i + 0.5) / 8) for i in range(8)]
+    np.testing.assert_allclose(seen, expected)
+    assert len(set(seen)) == 8  # a new rate before every step, not once an epoch
+
+    steps = SCHEDULE_UPDATES  # many steps: SCHEDULE_UPDATES over the horizon, evenly spaced
+    schedule.set_params({"steps": steps, "epochs": 2})
+    schedule.on_epoch_begin(0)
+    seen = []
+    for batch in range(steps):
+        schedule.on_train_batch_begin(batch)
+        seen.append(schedule.model.optimizer.learning_rate)
+    assert len(set(seen)) == SCHEDULE_UPDATES // 2
+    assert seen[0] == pytest.approx(0.04 * lr_factor("coslog4", 1 / (2 * steps)))  # the midpoint of steps 0-1
 
 
 def test_a_two_second_deadline_stops_training_between_batches() -> None:
