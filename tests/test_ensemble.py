@@ -103,6 +103,7 @@ def test_the_result_says_why_no_ensemble_replaced_the_best_model(monkeypatch) ->
 @pytest.mark.slow
 def test_an_ensemble_that_validates_better_but_cannot_be_refitted_in_time_is_named(monkeypatch) -> None:
     import automl.search._ensemble
+    import automl.search._refit
     import automl.search._time_plan
 
     def better_but_late(preds, *args):  # two trials win; from here on no time is left
@@ -111,6 +112,8 @@ def test_an_ensemble_that_validates_better_but_cannot_be_refitted_in_time_is_nam
         return {n: 1 / len(chosen) for n in chosen}, 1e9
 
     monkeypatch.setattr(automl.search._ensemble, "greedy_selection", better_but_late)
+    # The time plan's own selection during the search (its reserve) must not end the time early.
+    monkeypatch.setattr(automl.search._refit.Refitter, "likely_members", lambda self: {})
     r = automl.fit(make_frame("binary", n=200), "y", time_budget=30, n_trials=4, frameworks=["sklearn"], seed=0)
     assert "; no ensemble: one of 2 trials validated better (1e+09) but refitting its other members needed ~" in r.refit
     assert "costliest validated better" in r.refit  # cheaper selections were tried first: none fitted either

@@ -177,6 +177,52 @@ def test_refit_reserve_keeps_time_for_an_ensemble_only_while_it_is_cheap() -> No
     assert plan.refit_reserve() == 0.0
 
 
+def test_the_reserve_counts_the_members_greedy_selection_picks_and_a_trial_leaves_room_for_its_refit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """diabetes at 300 s: the members chosen at the end needed 4.7 s to refit and 0.5 s were left; the
+    reserve had counted the best trial of each of the three best families."""
+    import numpy as np
+
+    from automl.search import _time_plan as s
+    from automl.search._best import BestSoFar, Candidates
+    from automl.search._settings import SearchSettings
+
+    clock = [1000.0]
+    monkeypatch.setattr(s.time, "monotonic", lambda: clock[0])
+    settings = SearchSettings(time_budget=300.0, n_trials=None, seed=0, n_jobs=1, started=1000.0)
+    candidates, best = Candidates(), BestSoFar(number=0, fold_seconds=0.1)
+    plan = s.TimePlan(settings, refit_factor=1.25, best=best, candidates=candidates)
+    for n, (seconds, model) in enumerate([(0.1, "sklearn/linear"), (0.2, "lightgbm/lightgbm"), (0.3, "xgboost/xgboost"),
+                                          (2.0, "torch/realmlp"), (1.6, "torch/realmlp")]):
+        candidates.remember(n, 0.9 - n / 100, np.zeros(3), seconds, model)
+    families = (0.1 + 0.2 + 0.3) * 1.25
+    assert plan.ensemble_estimate() == pytest.approx(families)  # no selection to ask yet
+    calls = []
+    plan.select = lambda: calls.append(1) or {0: 0.4, 3: 0.3, 4: 0.3}  # two torch RealMLPs and the linear model
+    members = (0.1 + 2.0 + 1.6) * 1.25
+    assert plan.ensemble_estimate() == pytest.approx(members)
+    assert plan.refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + members * s.REFIT_SAFETY)
+    assert len(calls) == 1  # cached: the candidates did not change
+    plan.select = lambda: calls.append(1) or {0: 0.5, 1: 0.5}  # cheaper members now
+    candidates.remember(5, 0.5, np.zeros(3), 0.1, "sklearn/knn")
+    clock[0] += 1.0
+    assert plan.ensemble_estimate() == pytest.approx(members) and len(calls) == 1  # not again within 2% of the budget
+    clock[0] += s.SELECTION_EVERY_SHARE * 300
+    assert plan.ensemble_estimate() == pytest.approx(families) and len(calls) == 2  # never under the families'
+
+    # A cross-validated trial keeps room for its own refit before the reserve; a bag is never refitted.
+    plan.select = None
+    clock[0] = settings.deadline - 40.0
+    room = plan.trial_deadline() - clock[0]
+    assert plan.deadline_of_a_trial(15) - clock[0] == pytest.approx(room / (1 + 1.25 * s.REFIT_SAFETY / 15))
+    assert plan.deadline_of_a_trial(1) - clock[0] == pytest.approx(room)  # a holdout trial: as before
+    plan.bagged = True
+    assert plan.deadline_of_a_trial(5) - clock[0] == pytest.approx(plan.trial_deadline() - clock[0])
+    clock[0] = settings.started  # early on the cap binds
+    assert plan.deadline_of_a_trial(15) - clock[0] == pytest.approx(plan.trial_cap())
+
+
 def test_a_refit_that_cannot_use_all_rows_uses_the_most_that_fit() -> None:
     """1M rows at 300 s: the refit on all rows was predicted at 144 s with 125 s left; a sample fits."""
     import numpy as np

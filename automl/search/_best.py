@@ -66,6 +66,8 @@ class Candidates:
     always the best trial of every family (up to ``ENSEMBLE_CANDIDATES`` families)."""
 
     entries: dict[int, OutOfFold] = field(default_factory=dict)
+    #: Counts the trials remembered: the time plan recomputes the likely ensemble when it changed.
+    version: int = 0
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -77,6 +79,7 @@ class Candidates:
         model and of all."""
         oof = self.entries
         oof[number] = OutOfFold(value, pred, fold_seconds, model, bag)
+        self.version += 1
         same = [n for n, e in oof.items() if e.model == model]
         if len(same) > ENSEMBLE_PER_MODEL:
             del oof[min(same, key=lambda n: oof[n].value)]

@@ -65,6 +65,14 @@ class Refitter:
         self.cores, self.interrupts, self.messages = cores, interrupts, messages
         self.eval_index, self.classes = eval_index, classes
 
+    def likely_members(self) -> dict[int, float]:
+        """The ensemble greedy selection would pick from the candidates now (the time plan's reserve)."""
+        from automl.search._ensemble import greedy_selection
+
+        preds = {n: e.pred for n, e in self.candidates.entries.items()}
+        weights, _ = greedy_selection(preds, self.y.iloc[self.eval_index], self.metric.scorer(), self.classes)
+        return weights
+
     def finish(self, study: optuna.Study, interrupted: bool) -> SearchOutcome:
         """The outcome: the best trial refitted (on all rows when time allows), or why it was not."""
         best = best_trial(study)

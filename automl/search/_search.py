@@ -81,6 +81,7 @@ class Search:
             cores=cores, interrupts=self.interrupts, eval_index=np.concatenate([va for _, va in resampling.splits]),
             classes=classes, messages=self.messages,
         )
+        self.plan.select = self.refitter.likely_members
 
     def run(self) -> SearchOutcome:
         previous = optuna.logging.get_verbosity()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 from typing import Any
 
 import numpy as np
@@ -83,7 +82,7 @@ class TrialRunner:
         if self.settings.storage is not None:  # which process ran it, in a shared or resumed study
             trial.set_user_attr("worker", _WORKER_ID)
         self._n_threads = self.cores.threads()
-        deadline = min(self.plan.trial_deadline(), time.monotonic() + self.plan.trial_cap())
+        deadline = self.plan.deadline_of_a_trial(self.resampling.n_splits)
         folds = self._fit(trial, framework, config, device, deadline)
         value, first_seconds = folds.value, folds.first_seconds
         trial.set_user_attr("fit_seconds", round(folds.elapsed, 4))
