@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from search_spaces._base import read_native_meta, save_native_dir
 from search_spaces._budget import current_budget
+from search_spaces._keras_reuse import detached, reusable
 from search_spaces._nn_common import (
     ProbabilityOutputs,
     balanced_weights,
@@ -363,7 +364,13 @@ class _KerasModel(KerasNative):
         tr = whole_batches(repeated(tr, passes, self.random_state), batch_size, self.random_state)
         epochs, patience = math.ceil(self.max_epochs / passes), math.ceil(self.patience / passes)
         with self._device_scope(keras):
-            model = hypermodel.build(hp)
+            shared = False
+            if self.hypermodel is None:  # a built-in family: the last fold's model and its traced steps
+                key = (self.family, self.device, self.random_state, repr(sorted(hp.values.items())),
+                       getattr(hypermodel, "n_categorical", 0), tuple(getattr(hypermodel, "cardinalities", ())))
+                model, hp, shared = reusable(key, hypermodel, hp)
+            else:
+                model = hypermodel.build(hp)
             if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
                 loss = "mse" if task == "regression" else "sparse_categorical_crossentropy"
                 model.compile(optimizer="adam", loss=loss)
@@ -388,6 +395,8 @@ class _KerasModel(KerasNative):
                 hp, model, X[tr], y_fit[tr], epochs=epochs,
                 batch_size=batch_size, callbacks=callbacks, verbose=0, **kwargs,
             )
+            if shared:  # this estimator's own copy: the next fold trains the kept model again
+                model = detached(hypermodel, hp, model)
             if finalize is not None:
                 val = (X[va], target[va]) if va is not None and self._classifier else (None, None)
                 model = finalize(hp, model, *val)

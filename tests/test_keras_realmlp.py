@@ -182,3 +182,24 @@ def test_a_deadline_inside_the_reserve_stops_after_the_first_batch() -> None:
     assert est[-1].truncated_
     proba = est.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_folds_reuse_one_compiled_model_and_get_what_a_new_build_gives(task: str) -> None:
+    from sklearn.base import clone
+
+    from search_spaces import _keras_reuse
+
+    est, X, y, _ = _build(task, max_epochs=8)
+    out = (lambda m: m.predict_proba(X)) if task != "regression" else (lambda m: m.predict(X))
+    _keras_reuse.forget()
+    first = clone(est).fit(X, y)
+    expected, kept = out(first), _keras_reuse._LAST["model"]
+    second = clone(est).fit(X, y)  # the same configuration: the kept model, restored
+    assert _keras_reuse._LAST["model"] is kept
+    np.testing.assert_allclose(out(second), expected, atol=1e-6)  # what a new build gives
+    clone(est).fit(X.iloc[:120], y.iloc[:120])  # another fold trains the kept model again
+    np.testing.assert_allclose(out(first), expected)  # each fitted estimator has its own copy
+    assert all(m[-1].model_ is not kept for m in (first, second))
+    clone(est).set_params(model__hp_values={**est[-1].hp_values, "n_layers": 1}).fit(X, y)
+    assert _keras_reuse._LAST["model"] is not kept  # another configuration: built
