@@ -199,16 +199,24 @@ def test_the_reserve_counts_the_members_greedy_selection_picks_and_a_trial_leave
     families = (0.1 + 0.2 + 0.3) * 1.25
     assert plan.ensemble_estimate() == pytest.approx(families)  # no selection to ask yet
     calls = []
-    plan.select = lambda: calls.append(1) or {0: 0.4, 3: 0.3, 4: 0.3}  # two torch RealMLPs and the linear model
+
+    def selection(weights: dict[int, float]):  # each selection takes 0.1 s
+        def select() -> dict[int, float]:
+            calls.append(1)
+            clock[0] += 0.1
+            return weights
+        return select
+
+    plan.select = selection({0: 0.4, 3: 0.3, 4: 0.3})  # two torch RealMLPs and the linear model
     members = (0.1 + 2.0 + 1.6) * 1.25
     assert plan.ensemble_estimate() == pytest.approx(members)
     assert plan.refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + members * s.REFIT_SAFETY)
     assert len(calls) == 1  # cached: the candidates did not change
-    plan.select = lambda: calls.append(1) or {0: 0.5, 1: 0.5}  # cheaper members now
+    plan.select = selection({0: 0.5, 1: 0.5})  # cheaper members now
     candidates.remember(5, 0.5, np.zeros(3), 0.1, "sklearn/knn")
     clock[0] += 1.0
-    assert plan.ensemble_estimate() == pytest.approx(members) and len(calls) == 1  # not again within 2% of the budget
-    clock[0] += s.SELECTION_EVERY_SHARE * 300
+    assert plan.ensemble_estimate() == pytest.approx(members) and len(calls) == 1  # 0.1 s is more than 2% of 1 s
+    clock[0] += 0.1 / s.SELECTION_TIME_SHARE
     assert plan.ensemble_estimate() == pytest.approx(families) and len(calls) == 2  # never under the families'
 
     # A cross-validated trial keeps room for its own refit before the reserve; a bag is never refitted.

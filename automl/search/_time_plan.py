@@ -37,11 +37,12 @@ REFIT_FIXED_SECONDS = 0.25
 #: the budget; beyond it (large data) trials are worth more, and an ensemble is refitted only if the
 #: time left at the end allows (at 1M rows the ensemble share once stopped the search at 1/3 budget).
 ENSEMBLE_RESERVE_SHARE = 0.25
-#: The likely ensemble's members are found by greedy selection over the candidates (0.1-0.2 s) at
-#: most once per this share of the budget, when candidates changed. Before, the reserve counted the
-#: best trial of the three best families, and at 300 s the members chosen at the end often needed
-#: more: 4.7 s with 0.5 s left on diabetes, 5.7 s with none on credit_g, 1.6 s with 0.4 s on iris.
-SELECTION_EVERY_SHARE = 0.02
+#: The likely ensemble's members are found by greedy selection over the candidates (0.1-0.2 s on
+#: small data) when candidates changed, so rarely that it takes at most this share of the time
+#: (0.15 s: once every 7.5 s). Before, the reserve counted the best trial of the three best
+#: families, and at 300 s the members chosen at the end often needed more: 4.7 s with 0.5 s left on
+#: diabetes, 5.7 s with none on credit_g, 1.6 s with 0.4 s on iris.
+SELECTION_TIME_SHARE = 0.02
 #: Without a ``trial_timeout``, one trial may run at most this share of the time budget (and at least
 #: ``MIN_TRIAL_CAP_SECONDS``): on mfeat_factors (1,500 rows, 216 features, 10 classes) at 300 s, one
 #: CatBoost trial (early stopping, up to 2,000 rounds of a 10-class model) took 194 s, the search
@@ -65,7 +66,8 @@ class TimePlan:
         self.settings = settings
         #: Greedy ensemble selection over the candidates now (trial number -> weight); set by the search.
         self.select: Callable[[], dict[int, float]] | None = None
-        self._selected = (-1, -math.inf, 0.0)  # candidates' version, when, the members' refit seconds
+        #: The candidates' version, when selection ended and how long it took, the members' refit seconds.
+        self._selected = (-1, -math.inf, 0.0, 0.0)
         #: Trials are k-fold bags whose models are kept: nothing is refitted at the end.
         self.bagged = bagged
         #: A fit on all rows costs this many times a trial's fit on its training rows.
@@ -81,7 +83,7 @@ class TimePlan:
 
     def ensemble_estimate(self) -> float:
         """Predicted seconds to refit a likely ensemble: its members as greedy selection over the
-        candidates picks them now (recomputed at most every ``SELECTION_EVERY_SHARE`` of the budget),
+        candidates picks them now (recomputed within ``SELECTION_TIME_SHARE`` of the time),
         and at least the best trial of each of the three best model families. Greedy selection mixes
         families (near-identical members add nothing), so the three best trials overall, often three
         of one cheap family, underestimate it."""
@@ -89,16 +91,17 @@ class TimePlan:
         return max(families, self._selected_seconds())
 
     def _selected_seconds(self) -> float:
-        version, when, seconds = self._selected
-        now = time.monotonic()
+        version, when, took, seconds = self._selected
+        started = time.monotonic()
         changed = version != self.candidates.version
         if self.select is not None and len(self.candidates) >= 2 and changed and (
-            now - when >= SELECTION_EVERY_SHARE * self.settings.time_budget
+            started - when >= took / SELECTION_TIME_SHARE
         ):
             entries = self.candidates.entries
             members = [n for n in self.select() if n in entries]
             seconds = sum(entries[n].fold_seconds for n in members) * self.refit_factor
-            self._selected = (self.candidates.version, now, seconds)
+            now = time.monotonic()
+            self._selected = (self.candidates.version, now, now - started, seconds)
         return seconds
 
     def refit_reserve(self) -> float:
