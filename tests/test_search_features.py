@@ -474,7 +474,10 @@ def test_ensemble_members_that_fit_their_schedule_to_a_deadline_refit_last_on_th
     refitter.adapters, refitter.spec, refitter.X, refitter.y = {"f": adapter}, None, None, None
     refitter.settings = SimpleNamespace(seed=0)
     refitter.cores = SimpleNamespace(threads=lambda: 1)
-    refitter.plan = SimpleNamespace(refit_factor=1.0, refit_seconds_left=lambda: deadline - time.monotonic())
+    refitter.plan = SimpleNamespace(
+        refit_factor=1.0, trial_refit_seconds=lambda t: t.user_attrs.get("fold_seconds", 0.0),
+        refit_seconds_left=lambda: deadline - time.monotonic(),
+    )
 
     def trial(family: str, seconds: float) -> SimpleNamespace:
         attrs = {"family": family, "config": {}, "fold_seconds": seconds}
@@ -516,7 +519,10 @@ def test_an_ensemble_whose_refit_does_not_fit_gives_way_to_one_of_cheaper_member
     refitter = object.__new__(Refitter)
     refitter.metric, refitter.classes = resolve_metric("rmse", "regression"), None
     left = {"seconds": 10.0}
-    refitter.plan = SimpleNamespace(refit_factor=1.0, refit_seconds_left=lambda: left["seconds"])
+    refitter.plan = SimpleNamespace(
+        refit_factor=1.0, trial_refit_seconds=lambda t: t.user_attrs.get("fold_seconds", 0.0),
+        refit_seconds_left=lambda: left["seconds"],
+    )
     scorer = get_scorer("neg_root_mean_squared_error")
     best_value = -1.0  # trial 0 alone: RMSE about 1; any two of them average to about 0.71
     outcome = SimpleNamespace(best_trial=SimpleNamespace(number=0), refit="refitted")

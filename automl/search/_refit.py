@@ -249,8 +249,7 @@ class Refitter:
             # The best trial's model is already refitted on all rows: only the other members cost time.
             # (Counting it too once dropped a better ensemble on california_houses at 300 s: ~6.6 s
             # "needed" with 6.1 s left, of which the best model's ~3.3 s was already spent.)
-            seconds = {n: study.trials[n].user_attrs.get("fold_seconds", 0.0) * self.plan.refit_factor
-                       for n in weights if n != best_number}
+            seconds = {n: self.plan.trial_refit_seconds(study.trials[n]) for n in weights if n != best_number}
             needed, left = sum(seconds.values()), self.plan.refit_seconds_left()
             if needed <= left:
                 without = f"; without trial(s) {', '.join(map(str, dropped))}: {first}" if dropped else ""
@@ -281,7 +280,7 @@ class Refitter:
         # A network whose trial fitted its schedule to its deadline (``shortened``) would do the same
         # with the whole refit time and leave the next member none: the other members refit first,
         # leaving the networks their predicted seconds, which they then share by those predictions.
-        needs = {n: t.user_attrs.get("fold_seconds", 0.0) * self.plan.refit_factor for n, t in trials.items()}
+        needs = {n: self.plan.trial_refit_seconds(t) for n, t in trials.items()}
         order = sorted((n for n in trials if n != best), key=lambda n: bool(trials[n].user_attrs.get("shortened")))
         for i, n in enumerate(order):
             t = trials[n]

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,6 +75,10 @@ class TimePlan:
         self.refit_factor = refit_factor
         self.best = best
         self.candidates = candidates
+
+    def trial_refit_seconds(self, trial: Any) -> float:
+        """Predicted seconds to refit a finished trial (an Optuna trial) on all rows."""
+        return float(trial.user_attrs.get("fold_seconds", 0.0)) * self.refit_factor
 
     def refit_estimate(self) -> float:
         """Predicted seconds to refit the best configuration on all rows (0 before any trial)."""
