@@ -302,7 +302,7 @@ SEARCH_OPTIONS = {
     "pruner": ("sha", "median", "none"),
     "allocation": ("cost", "uniform", "sampler"),
     "subsample": (True, False),
-    "bagging": (True, False),
+    "bagging": (True, False, "all"),
     "cv_repeats": (1, 2, 3, 4, 5),
     "isolation": ("none", "process"),
     # Keras 3's backend for this process (and its trial processes); "auto": the fastest measured here.
@@ -338,7 +338,7 @@ def check_search_options(options: Any, ensemble: Any) -> dict[str, Any]:
             known = ", ".join([*SEARCH_OPTIONS, *NUMERIC_OPTIONS])
             raise InputError(f"search_options: unknown key {key!r}; known keys: {known}")
         allowed = SEARCH_OPTIONS[key]
-        wrong_type = isinstance(value, bool) != (key in ("portfolio", "subsample", "bagging"))
+        wrong_type = isinstance(value, bool) != (key in ("portfolio", "subsample", "bagging")) and value != "all"
         if value not in allowed or wrong_type:
             raise InputError(f"search_options[{key!r}] must be one of {list(allowed)}, got {value!r}")
         out[key] = value

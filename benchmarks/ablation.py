@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -32,11 +33,19 @@ VARIANTS: dict[str, dict] = {
     "no-boosters": {"uninstalled": NEW_FRAMEWORKS},
     "no-subsample": {"subsample": False},
     "no-cv-repeats": {"cv_repeats": 1},
+    # Medium data validated on the holdout instead of k-fold bags.
+    "no-bagging": {"bagging": False},
+    # Small data's cross-validation fold models averaged instead of a refit on all rows.
+    "small-bags": {"bagging": "all"},
 }
 #: Row subsampling only acts on large data: its variant runs on the suite's large datasets.
 SUBSAMPLE_DATASETS = ["adult", "diamonds", "california_houses"]
 #: Repeated cross-validation only acts on data up to 1,000 rows.
 SMALL_DATASETS = ["iris", "breast_cancer", "diabetes", "penguins", "hitters", "credit_g"]
+#: Cross-validation (hence bagging="all") acts on data up to 10,000 rows.
+CV_DATASETS = [*SMALL_DATASETS, "geographical_music", "mfeat_factors", "sick", "phoneme"]
+#: k-fold bags in place of the holdout act on 10,000 to 200,000 rows.
+BAGGED_DATASETS = ["adult", "california_houses", "diamonds"]
 
 
 def deltas(path) -> str:
@@ -62,13 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", nargs="*")
     ap.add_argument("--suite", default=str(compare.DEFAULT_SUITE))
     ap.add_argument("--report", action="store_true", help="only print the table of the existing results")
+    ap.add_argument("--out", help="JSON-lines file (default benchmarks/results/ablation_<budget>s.jsonl)")
     args = ap.parse_args(argv)
-    out = compare.RESULTS / f"ablation_{args.budget:g}s.jsonl"
+    out = Path(args.out) if args.out else compare.RESULTS / f"ablation_{args.budget:g}s.jsonl"
     if args.report:
         print(deltas(out))
         return 0
     for name in args.variants:
-        datasets = args.datasets or {"no-subsample": SUBSAMPLE_DATASETS, "no-cv-repeats": SMALL_DATASETS}.get(name)
+        datasets = args.datasets or {
+            "no-subsample": SUBSAMPLE_DATASETS, "no-cv-repeats": SMALL_DATASETS, "small-bags": CV_DATASETS,
+            "no-bagging": BAGGED_DATASETS,
+        }.get(name)
         argv_ = ["--budgets", str(args.budget), "--systems", "automl", "--label", name, "--suite", args.suite,
                  "--automl-options", json.dumps(VARIANTS[name]), "--out", str(out)]
         if datasets:

@@ -326,23 +326,38 @@ def _tampered(saved: tuple, tmp_path: Path, edit: Callable[[Path, dict], None]) 
     return run
 
 
+def _first_estimator(m: dict) -> tuple[str, dict]:
+    """The run-relative path and manifest entry of the first estimator file the model's layout names
+    (the final model is often a bag or an ensemble: then its first member's)."""
+    layout, base = m["model"], "model"
+    while layout["kind"] == "ensemble":
+        layout = layout["members"][0]
+        base = f"{base}/{layout['path']}"
+    return f"{base}/{layout['estimator']['path']}", layout["estimator"]
+
+
 def _truncate_and_rehash(run: Path, m: dict) -> None:
-    target = run / "model" / "estimator.skops"
+    path, _ = _first_estimator(m)
+    target = run / path
     target.write_bytes(target.read_bytes()[:100])
-    m["files"]["model/estimator.skops"] = sha256(target)  # checksums alone would not catch this
+    m["files"][path] = sha256(target)  # checksums alone would not catch this
 
 
 def _point_outside_the_checksums(run: Path, m: dict) -> None:
-    shutil.copy(run / "model" / "estimator.skops", run / "unlisted.skops")
-    m["model"]["estimator"]["path"] = "../unlisted.skops"
+    path, spec = _first_estimator(m)
+    shutil.copy(run / path, run / "unlisted.skops")
+    spec["path"] = "../" * (path.count("/") - 1) + "../unlisted.skops"
 
 
 def _foreign_class(run: Path, m: dict) -> None:
-    m["model"]["estimator"] = {"format": "native", "class": "os.system", "path": "."}
+    _, spec = _first_estimator(m)
+    spec.clear()
+    spec.update({"format": "native", "class": "os.system", "path": "."})
 
 
 def _symlink_outside(run: Path, m: dict) -> None:
-    target = run / "model" / "estimator.skops"
+    path, _ = _first_estimator(m)
+    target = run / path
     outside = run.parent / "outside.skops"
     shutil.copy(target, outside)
     target.unlink()
@@ -357,7 +372,8 @@ TAMPERED: list[Any] = [
         lambda r, m: m.update(format_version="1"), "format_version '1', not an integer", id="manifest-version-text"
     ),
     pytest.param(
-        _point_outside_the_checksums, r"names 'model/../unlisted.skops', which is not among its checksummed files",
+        _point_outside_the_checksums, r"names 'model/(member_0/\.\./)?\.\./unlisted.skops', which is not among its "
+        "checksummed files",
         id="manifest-points-at-unchecked-file",
     ),
     pytest.param(_foreign_class, "refusing to load|not one of this library's", id="manifest-names-foreign-class"),

@@ -1,4 +1,4 @@
-"""Medium data: k-fold bags in place of the holdout when the time plan allows (issue 21)."""
+"""k-fold bags: small data's cross-validation folds kept, and medium data's in place of the holdout (issue 21)."""
 
 from __future__ import annotations
 
@@ -45,10 +45,36 @@ def test_the_holdout_stays_when_too_few_bagged_trials_fit_and_says_why():
     assert f"only ~10 trials would fit the budget ({BAG_MIN_TRIALS} wanted for bagging)" in messages[0]
 
 
-@pytest.mark.parametrize("n", [5_000, 250_000])
-def test_small_and_large_data_keep_their_validation(n):
-    holdout, kept, messages = _plan(n, 0.01)
+def test_large_data_keeps_its_holdout():
+    holdout, kept, messages = _plan(250_000, 0.01)
     assert kept is holdout and messages == []
+
+
+@pytest.mark.parametrize("n, kept_folds", [(5_000, 3), (600, 5)])
+def test_small_data_keeps_its_cross_validation_and_bags_the_first_repeats_folds(n, kept_folds):
+    """Up to 10,000 rows the search cross-validates anyway: the same splits, their models kept."""
+    cv, kept, _ = _plan(n, 0.01)  # the default: a refit on all rows
+    assert kept is cv and not kept.bagged
+    cv, bagged, messages = _plan(n, 100.0, bagging="all")  # whatever the cost: keeping fold models costs no training
+    assert bagged.bagged and bagged.splits is cv.splits and bagged.repeats == cv.repeats
+    assert bagged.kept_folds == kept_folds and cv.kept_folds == 0 and messages == []
+    assert "no refit" in bagged.describe() and ("repeated 3 times" in bagged.describe()) == (n <= 1_000)
+    isolated, kept, _ = _plan(n, 0.01, bagging="all", isolation="process")  # a child process sends back one model
+    assert kept is isolated and not kept.bagged
+
+
+def test_bagging_all_averages_a_small_data_searchs_fold_models_and_the_default_refits():
+    df = make_frame("binary", n=120)
+    r = automl.fit(df, "y", time_budget=20, n_trials=3, frameworks=["sklearn"], verbosity=0, seed=0, ensemble=False,
+                   search_options={"cv_repeats": 2, "bagging": "all"})
+    assert r.refit.startswith("no refit: the final model averages trial") and "5 fold models" in r.refit
+    assert len(r.best_model.members) == 5 and r.validation.endswith("first repeat's 5 fold models, no refit)")
+    best = r.leaderboard.iloc[0]
+    assert len(best.fold_scores) == 10  # both repeats scored; only the first one's models are kept
+    np.testing.assert_allclose(r.predict_proba(df.head(7)).sum(axis=1), 1.0, atol=1e-9)
+    off = automl.fit(df, "y", time_budget=20, n_trials=3, frameworks=["sklearn"], verbosity=0, seed=0,
+                     ensemble=False, search_options={"cv_repeats": 2})
+    assert off.refit.startswith("refitted on all rows") and "no refit" not in off.validation
 
 
 def test_isolated_trials_keep_the_holdout():
@@ -72,8 +98,8 @@ def test_the_decision_is_kept_in_the_spec_for_resume_and_workers():
     assert resampling.bagged and resampling.n_splits == 3
 
 
-def test_bagging_is_a_search_option_that_must_be_a_bool():
-    with pytest.raises(automl.InputError, match=r"search_options\['bagging'\] must be one of \[True, False\]"):
+def test_bagging_is_a_search_option_that_must_be_a_bool_or_all():
+    with pytest.raises(automl.InputError, match=r"search_options\['bagging'\] must be one of \[True, False, 'all'\]"):
         automl.fit(make_frame("binary", n=60), "y", time_budget=10, search_options={"bagging": "yes"})
 
 

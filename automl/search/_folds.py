@@ -99,7 +99,7 @@ def fit_folds(
     classes: np.ndarray | None,
     keep_oof: bool,
     metric_name: str,
-    keep_models: bool = False,
+    keep_models: int = 0,
 ) -> FoldsResult:
     """Fit a clone of ``estimator`` per split under ``deadline`` (monotonic) and score it; each
     fold's fit may use a share of the time left (see :func:`_fold_deadline`; iterative fits stop
@@ -107,8 +107,8 @@ def fit_folds(
 
     The first split's fit reports intermediate scores to ``report`` (which may raise
     ``optuna.TrialPruned``); folds after the deadline are skipped and the result is marked
-    truncated. A non-finite score raises ``ValueError``: the trial fails with that reason. With
-    ``keep_models`` every fold's model is kept (a k-fold bag), else only the first.
+    truncated. A non-finite score raises ``ValueError``: the trial fails with that reason. The first
+    ``keep_models`` folds' models are kept (a k-fold bag), else only the first fold's.
     """
     from sklearn.base import clone
     from threadpoolctl import threadpool_limits
@@ -142,7 +142,7 @@ def fit_folds(
         if not math.isfinite(score):
             raise ValueError(f"the {metric_name} score is {score} (non-finite predictions)")
         scores.append(score)
-        if keep_models:
+        if k < keep_models:
             models.append(model)
         last = model[-1] if hasattr(model, "steps") else model
         truncated = truncated or bool(getattr(last, "truncated_", False))

@@ -86,7 +86,7 @@ class Refitter:
             mine.fold_seconds = float(best.user_attrs.get("fold_seconds", 0.0))
             mine.number = best.number
         model = mine.model if own is not None and own.number == best.number else None
-        if self.plan.bagged and model is not None:
+        if self.plan.bagged and _is_bag(model):
             return self._finish_bagged(study, best, model, interrupted)
         left = self.plan.refit_seconds_left()
         needed = self.plan.refit_estimate()
@@ -352,6 +352,13 @@ class Refitter:
 #: A refit whose schedule was shortened to its deadline (a network's ``shortened_``) is kept when it
 #: had at least this share of the seconds predicted for it: a complete fit, not a starved one.
 SHORTENED_REFIT_SHARE = 0.5
+
+
+def _is_bag(model: Any) -> bool:
+    """Whether a trial's model is its k-fold bag (not a single fold's model, kept when folds disagreed on classes)."""
+    from automl.search._ensemble import WeightedEnsemble
+
+    return isinstance(model, WeightedEnsemble)
 
 
 def _cut_short(estimator: Any, given: float, needed: float) -> bool:

@@ -28,20 +28,29 @@ class Resampling:
     splits: tuple[tuple[np.ndarray, np.ndarray], ...]
     stratified: bool
     repeats: int = 1
-    #: k-fold bagging: every trial's fold models are kept and averaged (no refit on all rows).
+    #: k-fold bagging: every trial's fold models (of the first repeat) are kept and averaged (no refit on all rows).
     bagged: bool = False
 
     @property
     def n_splits(self) -> int:
         return len(self.splits)
 
+    @property
+    def kept_folds(self) -> int:
+        """How many fold models a bagged trial keeps (those of the first repeat); 0 without bagging."""
+        return self.n_splits // self.repeats if self.bagged else 0
+
     def describe(self) -> str:
         strat = "stratified " if self.stratified else ""
+        k = self.n_splits // self.repeats
+        if self.bagged and self.repeats > 1:
+            return (f"{strat}{k}-fold cross-validation, repeated {self.repeats} times (the final model averages "
+                    f"the first repeat's {k} fold models, no refit)")
         if self.bagged:
-            return (f"{strat}{self.n_splits}-fold bagging (out-of-fold predictions on all rows; "
+            return (f"{strat}{k}-fold bagging (out-of-fold predictions on all rows; "
                     "the final model averages the fold models, no refit)")
         if self.kind == "cv":
-            folds = f"{strat}{self.n_splits // self.repeats}-fold cross-validation"
+            folds = f"{strat}{k}-fold cross-validation"
             return folds if self.repeats == 1 else f"{folds}, repeated {self.repeats} times"
         tr, va = self.splits[0]
         return f"{strat}holdout ({len(tr):,} train / {len(va):,} validation rows)"

@@ -27,7 +27,9 @@ class SearchSettings:
     pruner: str = "sha"  # "sha" (successive halving), "median" or "none", per framework
     allocation: str = "cost"  # "cost" (estimated cost for improvement) or "sampler" (TPE picks)
     subsample: bool = True  # search on a sample of a large holdout's training rows, refit on all
-    bagging: bool = True  # medium data: k-fold bags (fold models kept, no refit) when the time plan allows
+    #: Medium data: k-fold bags (fold models kept, no refit) when the time plan allows; "all": small
+    #: data's cross-validation folds kept too (no refit); False: neither.
+    bagging: bool | str = True
     #: "process": each trial runs in a child process that is killed at the trial's deadline or memory cap.
     isolation: str = "none"
     #: Keras 3's backend: "auto", "tensorflow", "jax" or "torch" (see recommender.keras_backends).

@@ -94,7 +94,10 @@ class TrialRunner:
         trial.set_user_attr("fold_seconds", round(first_seconds, 4))
         oof = folds.oof
         complete = len(oof) == self.resampling.n_splits and all(p is not None for p in oof)
-        bagged = self.resampling.bagged and bool(folds.models)
+        # A bag's fold models must agree on the classes (a fold's training rows may miss a rare class).
+        bagged = bool(folds.models) and (
+            self.classes is None or all(list(m.classes_) == list(self.classes) for m in folds.models)
+        )
         if bagged:
             from automl.search._ensemble import bag  # scikit-learn: not at `import automl`
 
@@ -155,7 +158,7 @@ class TrialRunner:
         return fit_folds(
             estimator, self.X, self.y, self.resampling.splits, self.scorer, deadline=deadline, report=report,
             n_threads=self._n_threads, classes=self.classes, keep_oof=self.keep_oof, metric_name=self.metric.name,
-            keep_models=self.resampling.bagged,
+            keep_models=self.resampling.kept_folds,
         )
 
     def _process(self) -> Any:
