@@ -232,7 +232,10 @@ class AutoMLResult:
             "elapsed_seconds": self.elapsed_seconds,
             "time_budget": self.time_budget,
             "messages": self.messages,
-            "leaderboard": json.loads(self.leaderboard.to_json(orient="records", default_handler=str)),
+            # 15 digits (pandas' most, default 10): the framework report recomputed after load is the same.
+            "leaderboard": json.loads(
+                self.leaderboard.to_json(orient="records", default_handler=str, double_precision=15)
+            ),
             "recommendation": self.recommendation.to_dict(),
             "profile": self.profile.to_dict(),
             "hardware": self.hardware.to_dict(),
