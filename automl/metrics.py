@@ -57,9 +57,13 @@ class Metric:
         """The value users expect to read: a loss as a positive number, other scores unchanged."""
         return -score if self.is_loss else score
 
-    def scorer(self) -> Any:
-        from sklearn.metrics import get_scorer
+    def scorer(self, classes: Any = None) -> Any:
+        """scikit-learn's scorer; with the task's ``classes``, log loss scores a validation set that
+        lacks a rare class (a 2-row class can fall wholly on the training side of a holdout)."""
+        from sklearn.metrics import get_scorer, log_loss, make_scorer
 
+        if self.name == "neg_log_loss" and classes is not None:
+            return make_scorer(log_loss, greater_is_better=False, response_method="predict_proba", labels=list(classes))
         return get_scorer(self.name)
 
 

@@ -45,6 +45,37 @@ def test_the_holdout_stays_when_too_few_bagged_trials_fit_and_says_why():
     assert f"only ~10 trials would fit the budget ({BAG_MIN_TRIALS} wanted for bagging)" in messages[0]
 
 
+@pytest.mark.parametrize("rare_rows, expected_folds", [(4, 3), (9, 5), (2, None)])
+def test_a_bag_has_no_more_folds_than_the_rarest_class_has_rows(rare_rows, expected_folds):
+    """Every fold trains on and validates every class. Plain 5-fold once put both rows of a 2-row
+    class in one validation fold: that fold's model lacked the class and every trial failed."""
+    y = pd.Series(np.where(np.arange(20_000) % 2, "a", "b"))
+    y.iloc[:rare_rows] = "rare"
+    holdout = make_resampling(y, True, 0)
+    messages: list[str] = []
+    s = SearchSettings(time_budget=60.0, n_trials=None, seed=0, n_jobs=1, started=0.0)
+    resampling, _ = plan_bagging(holdout, y, _recommendation(0.1), s, None, messages)
+    if expected_folds is None:
+        assert resampling is holdout and "a class has only 2 rows, fewer than the 3 folds" in messages[0]
+        return
+    assert resampling.bagged and resampling.n_splits == expected_folds
+    for tr, va in resampling.splits:
+        assert set(y.iloc[tr]) == set(y.iloc[va]) == {"a", "b", "rare"}
+
+
+def test_a_two_row_class_on_medium_data_keeps_the_holdout_and_the_search_scores_without_it():
+    """Both rows of the rare class can fall on the holdout's training side: log loss is scored with
+    the task's classes, so the validation rows need not hold every class (every trial failed before)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10_500, 3))
+    y = np.where(X[:, 0] > 0, "a", "b").astype(object)
+    y[:2] = "rare"
+    df = pd.DataFrame(X, columns=list("pqr")).assign(y=y)
+    r = automl.fit(df, "y", time_budget=30, n_trials=2, frameworks=["sklearn"], verbosity=0, seed=0)
+    assert r.validation.startswith("stratified holdout") and "a class has only 2 rows" in " ".join(r.messages)
+    assert (r.leaderboard.state == "COMPLETE").all() and list(r.predict_proba(df.head(3)).columns) == ["a", "b", "rare"]
+
+
 def test_large_data_keeps_its_holdout():
     holdout, kept, messages = _plan(250_000, 0.01)
     assert kept is holdout and messages == []

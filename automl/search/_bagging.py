@@ -60,8 +60,16 @@ def plan_bagging(
         _say(messages, "holdout validation: trials in a child process send back one model, so k-fold bags "
                        "(which keep every fold's model) are not used with isolation='process'")
         return resampling, None if spec is None else spec.with_bagging(None)
+    folds = BAG_FOLDS
+    if resampling.stratified:  # every fold must train on and validate every class
+        rarest = int(y.value_counts().min())
+        folds = tuple(k for k in BAG_FOLDS if k <= rarest)
+        if not folds:
+            _say(messages, f"holdout validation: a class has only {rarest} rows, fewer than the {BAG_FOLDS[-1]} "
+                           "folds of the smallest bag (each fold must train on and validate every class)")
+            return resampling, None if spec is None else spec.with_bagging(None)
     lead = recommendation.best
-    k, trials = _folds_that_fit(lead.seconds_per_fit, settings.time_budget)
+    k, trials = _folds_that_fit(lead.seconds_per_fit, settings.time_budget, folds)
     if k is None:
         _say(messages, f"holdout validation: a {BAG_FOLDS[-1]}-fold bag of {lead.display_name} needs "
                        f"~{lead.seconds_per_fit * (BAG_FOLDS[-1] - 1):.1f}s per trial, so only ~{trials:.0f} "
@@ -85,11 +93,13 @@ def _bag_the_folds(resampling: Resampling, settings: SearchSettings) -> Resampli
     return bagged
 
 
-def _folds_that_fit(seconds_per_fit: float, budget: float) -> tuple[int | None, float]:
-    """The largest k whose bags let ``BAG_MIN_TRIALS`` trials fit, and how many trials fit at it
-    (at the smallest k when none does)."""
+def _folds_that_fit(
+    seconds_per_fit: float, budget: float, folds: tuple[int, ...] = BAG_FOLDS
+) -> tuple[int | None, float]:
+    """The largest k of ``folds`` whose bags let ``BAG_MIN_TRIALS`` trials fit, and how many trials
+    fit at it (at the smallest k when none does)."""
     trials = 0.0
-    for k in BAG_FOLDS:
+    for k in folds:
         trials = budget / max(seconds_per_fit * (k - 1), 1e-3)
         if trials >= BAG_MIN_TRIALS:
             return k, trials

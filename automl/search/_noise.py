@@ -44,7 +44,7 @@ def holdout_noise(
         return {}
     from automl.search._ensemble import score_predictions  # scikit-learn: not at `import automl`
 
-    scorer, n = metric.scorer(), len(y_valid)
+    scorer, n = metric.scorer(classes), len(y_valid)
     rng = np.random.default_rng(SEED)
     y = y_valid.reset_index(drop=True)
     reps: dict[str, list[float]] = {f: [] for f in best}

@@ -70,7 +70,9 @@ class Refitter:
         from automl.search._ensemble import greedy_selection
 
         preds = {n: e.pred for n, e in self.candidates.entries.items()}
-        weights, _ = greedy_selection(preds, self.y.iloc[self.eval_index], self.metric.scorer(), self.classes)
+        weights, _ = greedy_selection(
+            preds, self.y.iloc[self.eval_index], self.metric.scorer(self.classes), self.classes
+        )
         return weights
 
     def finish(self, study: optuna.Study, interrupted: bool) -> SearchOutcome:
@@ -195,7 +197,7 @@ class Refitter:
             return
         y_eval = self.y.iloc[self.eval_index]
         preds = {n: e.pred for n, e in self.candidates.entries.items()}
-        scorer = self.metric.scorer()
+        scorer = self.metric.scorer(self.classes)
         weights, score = greedy_selection(preds, y_eval, scorer, self.classes)
         best_value = float(outcome.best_trial.value)  # type: ignore[arg-type]
         # Compare like with like: the ensemble is scored on all out-of-fold rows pooled, the trial's

@@ -98,11 +98,11 @@ def make_resampling(y: pd.Series, classification: bool, seed: int, repeats: int 
 
 
 def bagged_resampling(y: pd.Series, classification: bool, seed: int, k: int) -> Resampling:
-    """``k``-fold splits (stratified for classes with at least ``k`` rows each) whose fold models are kept."""
+    """``k``-fold splits (stratified for classes) whose fold models are kept. The bagging plan takes
+    ``k`` no larger than the rarest class's rows, so that every fold trains on and validates every class."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
-    stratified = classification and int(y.value_counts().min()) >= k
-    cv = (StratifiedKFold if stratified else KFold)(k, shuffle=True, random_state=seed)
+    cv = (StratifiedKFold if classification else KFold)(k, shuffle=True, random_state=seed)
     n = len(y)
-    splits = tuple((np.asarray(tr), np.asarray(va)) for tr, va in cv.split(np.zeros(n), y if stratified else None))
-    return Resampling("cv", splits, stratified, 1, bagged=True)
+    splits = tuple((np.asarray(tr), np.asarray(va)) for tr, va in cv.split(np.zeros(n), y if classification else None))
+    return Resampling("cv", splits, classification, 1, bagged=True)

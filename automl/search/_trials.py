@@ -52,7 +52,7 @@ class TrialRunner:
         classes: np.ndarray | None, messages: list[str],
     ) -> None:
         self.X, self.y, self.spec, self.resampling = X, y, spec, resampling
-        self.metric, self.scorer = metric, metric.scorer()
+        self.metric, self.scorer = metric, metric.scorer(classes)
         self.recommendation, self.adapters, self.settings = recommendation, adapters, settings
         self.frameworks = list(adapters)
         self.plan, self.best, self.candidates = plan, best, candidates
