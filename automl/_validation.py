@@ -338,7 +338,8 @@ def check_search_options(options: Any, ensemble: Any) -> dict[str, Any]:
             known = ", ".join([*SEARCH_OPTIONS, *NUMERIC_OPTIONS])
             raise InputError(f"search_options: unknown key {key!r}; known keys: {known}")
         allowed = SEARCH_OPTIONS[key]
-        wrong_type = isinstance(value, bool) != (key in ("portfolio", "subsample", "bagging")) and value != "all"
+        # True == 1: a bool is accepted only where the allowed values are bools, and only there.
+        wrong_type = isinstance(value, bool) != any(isinstance(v, bool) and v == value for v in allowed)
         if value not in allowed or wrong_type:
             raise InputError(f"search_options[{key!r}] must be one of {list(allowed)}, got {value!r}")
         out[key] = value
