@@ -311,7 +311,7 @@ SEARCH_OPTIONS = {
 #: Numeric options: (smallest allowed value, what it means).
 NUMERIC_OPTIONS = {
     "trial_timeout": (1.0, "seconds a trial may run (default: a quarter of the time budget, at least 10)"),
-    "memory_limit_mb": (256.0, "MB a trial's process may use with isolation='process'"),
+    "memory_limit_mb": (256.0, "MB a trial's process may use with isolation='process'; kept bags: at most 40% of it"),
 }
 
 

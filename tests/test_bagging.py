@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -106,6 +107,55 @@ def test_bagging_all_averages_a_small_data_searchs_fold_models_and_the_default_r
     off = automl.fit(df, "y", time_budget=20, n_trials=3, frameworks=["sklearn"], verbosity=0, seed=0,
                      ensemble=False, search_options={"cv_repeats": 2})
     assert off.refit.startswith("refitted on all rows") and "no refit" not in off.validation
+
+
+def test_a_bag_too_large_for_its_memory_is_validated_but_not_kept():
+    from sklearn.ensemble import ExtraTreesClassifier
+    from sklearn.metrics import get_scorer
+    from sklearn.model_selection import StratifiedKFold
+
+    from automl.search._folds import fit_folds, model_bytes
+
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(300, 4)), columns=list("abcd"))
+    y = pd.Series((X.a + X.b > 0).astype(int))
+    splits = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    args = {"deadline": time.monotonic() + 60, "report": None, "n_threads": 1, "classes": np.array([0, 1]),
+            "keep_oof": True, "metric_name": "roc_auc", "keep_models": 3}
+    forest = ExtraTreesClassifier(n_estimators=20, random_state=0)
+    kept = fit_folds(forest, X, y, splits, get_scorer("roc_auc"), **args)
+    one = model_bytes(kept.first_model)
+    assert len(kept.models) == 3 and kept.bag_refused == 0 and kept.bag_bytes == 3 * one
+    # The estimate counts the trees' arrays: twice the trees, about twice the bytes.
+    assert model_bytes(ExtraTreesClassifier(n_estimators=40, random_state=0).fit(X, y)) > 1.5 * one
+    refused = fit_folds(forest, X, y, splits, get_scorer("roc_auc"), **args, bag_bytes_limit=2.5 * one)
+    assert refused.models == [] and refused.bag_bytes == 0 and refused.bag_refused == 3 * one
+    assert len(refused.scores) == 3 and refused.first_model is not None  # still validated on every fold
+
+
+def test_the_weakest_trials_lose_their_bags_when_the_bags_outgrow_their_memory():
+    from automl.search._best import Candidates
+
+    c = Candidates(bag_limit=250)
+    for n, value in enumerate([0.5, 0.9, 0.7]):
+        c.remember(n, value, np.zeros(3), 0.1, f"sklearn/m{n}", bag=object(), bag_bytes=100)
+    assert [n for n, e in c.entries.items() if e.bag is not None] == [1, 2]  # 0.5 lost its bag ...
+    assert c.bag_bytes == 200 and len(c) == 3 and c.one_bag_limit == 125  # ... not its predictions
+    alone = Candidates(bag_limit=50)
+    alone.remember(0, 0.9, np.zeros(3), 0.1, "sklearn/rf", bag=object(), bag_bytes=100)
+    assert alone.entries[0].bag is not None  # the best trial's bag stays: it is the final model
+
+
+def test_a_search_whose_bags_are_too_large_refits_and_says_so(monkeypatch):
+    from automl.search import _best
+
+    monkeypatch.setattr(_best, "BAG_MEMORY_SHARE", 1e-15)  # a few bytes: no bag fits
+    df = make_frame("binary", n=120)
+    r = automl.fit(df, "y", time_budget=20, n_trials=3, frameworks=["sklearn"], verbosity=0, seed=0,
+                   search_options={"bagging": "all"})
+    assert any("fold models would hold" in m and "were not kept" in m for m in r.messages)
+    assert r.refit.startswith("refitted on all rows")
+    assert "no ensemble: fewer than 2 trials to combine whose fold models were kept" in r.refit
+    np.testing.assert_allclose(r.predict_proba(df.head(5)).sum(axis=1), 1.0, atol=1e-9)
 
 
 def test_isolated_trials_keep_the_holdout():

@@ -37,6 +37,10 @@ class FoldsResult:
     #: A fold's fit ended a schedule shortened to its deadline (``shortened_``, the networks): time-
     #: limited like a cut-short fit, but complete, so its out-of-fold predictions can be ensembled.
     shortened: bool = False
+    #: The kept models' bytes, estimated from the first fold's (:func:`model_bytes`); 0 when none are kept.
+    bag_bytes: int = 0
+    #: The bytes a bag would have held when it was too large to keep (``bag_bytes_limit``); else 0.
+    bag_refused: int = 0
 
     @property
     def value(self) -> float:
@@ -100,6 +104,7 @@ def fit_folds(
     keep_oof: bool,
     metric_name: str,
     keep_models: int = 0,
+    bag_bytes_limit: float = math.inf,
 ) -> FoldsResult:
     """Fit a clone of ``estimator`` per split under ``deadline`` (monotonic) and score it; each
     fold's fit may use a share of the time left (see :func:`_fold_deadline`; iterative fits stop
@@ -108,7 +113,9 @@ def fit_folds(
     The first split's fit reports intermediate scores to ``report`` (which may raise
     ``optuna.TrialPruned``); folds after the deadline are skipped and the result is marked
     truncated. A non-finite score raises ``ValueError``: the trial fails with that reason. The first
-    ``keep_models`` folds' models are kept (a k-fold bag), else only the first fold's.
+    ``keep_models`` folds' models are kept (a k-fold bag), else only the first fold's; but none
+    beyond the first when ``keep_models`` copies of the first fold's model would hold more than
+    ``bag_bytes_limit`` bytes (``bag_refused`` says how many).
     """
     from sklearn.base import clone
     from threadpoolctl import threadpool_limits
@@ -121,6 +128,7 @@ def fit_folds(
     truncated = shortened = False
     first_model = None
     first_seconds = 0.0
+    per_model = bag_refused = 0
     started = time.monotonic()
     for k, (tr, va) in enumerate(splits):
         if k and deadline - time.monotonic() < STARVED_FOLD * (time.monotonic() - started) / k:
@@ -142,16 +150,36 @@ def fit_folds(
         if not math.isfinite(score):
             raise ValueError(f"the {metric_name} score is {score} (non-finite predictions)")
         scores.append(score)
-        if k < keep_models:
-            models.append(model)
         last = model[-1] if hasattr(model, "steps") else model
         truncated = truncated or bool(getattr(last, "truncated_", False))
         shortened = shortened or bool(getattr(last, "shortened_", False))
         if k == 0:
             first_model = model
             first_seconds = time.monotonic() - started
+            if keep_models:  # after the clock: the refit estimate scales the fit's seconds, not this
+                per_model = model_bytes(model)
+                if per_model * keep_models > bag_bytes_limit:  # too large: validated, not kept as a bag
+                    bag_refused, keep_models = per_model * keep_models, 0
+        if k < keep_models:
+            models.append(model)
         if time.monotonic() >= deadline and k + 1 < len(splits):
             truncated = True
             break
     elapsed = time.monotonic() - started
-    return FoldsResult(scores, truncated, elapsed, first_seconds, first_model, oof, models, shortened)
+    return FoldsResult(
+        scores, truncated, elapsed, first_seconds, first_model, oof, models, shortened,
+        per_model * len(models), bag_refused,
+    )
+
+
+def model_bytes(model: Any) -> int:
+    """A fitted model's size in bytes as pickled (arrays counted, not copied: protocol 5's out-of-band
+    buffers); 0 when it cannot be pickled."""
+    import pickle
+
+    buffers: list[pickle.PickleBuffer] = []
+    try:
+        head = pickle.dumps(model, protocol=5, buffer_callback=buffers.append)
+    except Exception:  # an object that refuses pickling is not what this estimate guards against
+        return 0
+    return len(head) + sum(b.raw().nbytes for b in buffers)

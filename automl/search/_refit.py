@@ -192,11 +192,14 @@ class Refitter:
         """Replace the single best model by a greedy ensemble when it validates better and fits in time."""
         from automl.search._ensemble import greedy_selection, score_predictions
 
-        if len(self.candidates) < 2 or outcome.best_trial is None:
+        # With bagging, only trials whose fold models were kept can join (a bag too large was not).
+        preds = {n: e.pred for n, e in self.candidates.entries.items() if e.bag is not None or not self.plan.bagged}
+        if len(preds) < 2 or outcome.best_trial is None:
             outcome.refit += "; no ensemble: fewer than 2 trials to combine"
+            if self.plan.bagged and len(preds) < len(self.candidates):
+                outcome.refit += " whose fold models were kept"
             return
         y_eval = self.y.iloc[self.eval_index]
-        preds = {n: e.pred for n, e in self.candidates.entries.items()}
         scorer = self.metric.scorer(self.classes)
         weights, score = greedy_selection(preds, y_eval, scorer, self.classes)
         best_value = float(outcome.best_trial.value)  # type: ignore[arg-type]

@@ -9,6 +9,8 @@ refit with ensemble selection; the best trial and the ensemble candidates are re
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import optuna
 import pandas as pd
@@ -17,7 +19,7 @@ from automl._progress import Progress
 from automl.metrics import Metric
 from automl.search import _study
 from automl.search._bagging import plan_bagging
-from automl.search._best import BestSoFar, Candidates
+from automl.search._best import BestSoFar, Candidates, bag_memory_limit
 from automl.search._cores import CoreBudget
 from automl.search._interrupts import Interrupts
 from automl.search._loop import TrialLoop
@@ -63,7 +65,8 @@ class Search:
         given = adapters or {}
         self.adapters = {f: given.get(f) or get_adapter(f) for f in self.frameworks}
         self.best = BestSoFar()
-        self.candidates = Candidates()
+        limit = bag_memory_limit(settings.memory_limit_mb) if resampling.kept_folds else math.inf
+        self.candidates = Candidates(bag_limit=limit)
         refit_factor = len(X) / len(resampling.splits[0][0])
         self.plan = TimePlan(settings, refit_factor, self.best, self.candidates, bagged=resampling.bagged)
         self.progress = Progress(settings.time_budget, settings.started, settings.verbosity, metric.display_name)

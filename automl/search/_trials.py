@@ -63,6 +63,7 @@ class TrialRunner:
         self._devices: dict[str, str] = {}  # frameworks moved to the CPU after a GPU error
         self._trial_process: Any = None  # automl.search._isolation.TrialProcess, with isolation="process"
         self._n_threads = 1
+        self._bag_refused = False  # a bag too large to keep was reported in the messages
 
     def __call__(self, trial: optuna.Trial) -> float:
         framework = str(trial.suggest_categorical("framework", self.frameworks))
@@ -102,10 +103,12 @@ class TrialRunner:
             from automl.search._ensemble import bag  # scikit-learn: not at `import automl`
 
         trial_bag = bag(folds.models) if bagged else None
+        if folds.bag_refused:
+            self._refused_bag(trial.number, f"{framework}/{config.family}", folds.bag_refused)
         if self.keep_oof and complete and not folds.truncated:
             self.candidates.remember(
                 trial.number, value, np.concatenate(oof), first_seconds,  # type: ignore[arg-type]
-                f"{framework}/{config.family}", bag=trial_bag,
+                f"{framework}/{config.family}", bag=trial_bag, bag_bytes=folds.bag_bytes if bagged else 0,
             )
         # With bagging the trial's model is its bag (the fold models averaged), else the first fold's.
         self.best.offer(value, trial.number, first_seconds, trial_bag if bagged else folds.first_model)
@@ -158,8 +161,19 @@ class TrialRunner:
         return fit_folds(
             estimator, self.X, self.y, self.resampling.splits, self.scorer, deadline=deadline, report=report,
             n_threads=self._n_threads, classes=self.classes, keep_oof=self.keep_oof, metric_name=self.metric.name,
-            keep_models=self.resampling.kept_folds,
+            keep_models=self.resampling.kept_folds, bag_bytes_limit=self.candidates.one_bag_limit,
         )
+
+    def _refused_bag(self, number: int, model: str, size: int) -> None:
+        """Say (once per search in the messages, every time in the log) that a bag was too large to keep."""
+        msg = (f"trial {number} ({model}): its {self.resampling.kept_folds} fold models would hold ~{_size(size)}, "
+               f"more than the {_size(self.candidates.one_bag_limit)} one bag may hold, so they were not kept: "
+               "it joins no ensemble of bags, and if it is the best its first fold's model (or a refit, time "
+               "allowing) stands in")
+        logger.info(msg)
+        if not self._bag_refused:
+            self._bag_refused = True
+            self.messages.append(msg)
 
     def _process(self) -> Any:
         """The trial process, started with the data on the first isolated trial."""
@@ -178,3 +192,7 @@ class TrialRunner:
     def close(self) -> None:
         if self._trial_process is not None:
             self._trial_process.close()
+
+
+def _size(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:.1f} GB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:,.0f} MB"
