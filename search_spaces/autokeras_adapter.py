@@ -68,10 +68,12 @@ class AutoKerasAdapter(FrameworkAdapter):
     def build(
         self, config: Config, spec: FeatureSpec, *, device: Device = "cpu", seed: int = 0, n_jobs: int = 1
     ) -> Any:
+        import numpy as np
+
         from search_spaces._autokeras_model import AutoKerasClassifierModel, AutoKerasRegressorModel
         from search_spaces._preprocess import make_preprocessor, with_preprocessing
 
-        pre = make_preprocessor(spec, categorical="onehot", scale=True, text_features=100)
+        pre = make_preprocessor(spec, categorical="onehot", scale=True, text_features=100, dtype=np.float32)
         cls = AutoKerasClassifierModel if spec.is_classification else AutoKerasRegressorModel
         return with_preprocessing(pre, cls(device=device, n_jobs=n_jobs, random_state=seed, **config.params))
 

@@ -133,6 +133,8 @@ class KerasAdapter(FrameworkAdapter):
     def build(
         self, config: Config, spec: FeatureSpec, *, device: Device = "cpu", seed: int = 0, n_jobs: int = 1
     ) -> Any:
+        import numpy as np
+
         from search_spaces._keras_model import KerasClassifierModel, KerasRegressorModel
         from search_spaces._preprocess import make_preprocessor, n_categorical_outputs, with_preprocessing
 
@@ -142,11 +144,13 @@ class KerasAdapter(FrameworkAdapter):
         if config.family == "realmlp":
             # Category codes first (the network one-hots or embeds them), numeric columns unscaled
             # (the network robust-scales them), as for the PyTorch RealMLP.
-            pre = make_preprocessor(spec, categorical="ordinal", impute=True, scale=False, text_features=100)
+            pre = make_preprocessor(
+                spec, categorical="ordinal", impute=True, scale=False, text_features=100, dtype=np.float32
+            )
             extra = {"n_categorical": n_categorical_outputs(spec), "max_epochs": REALMLP_EPOCHS,
                      "patience": REALMLP_PATIENCE}
         else:
-            pre = make_preprocessor(spec, categorical="onehot", scale=True, text_features=100)
+            pre = make_preprocessor(spec, categorical="onehot", scale=True, text_features=100, dtype=np.float32)
         cls = KerasClassifierModel if spec.is_classification else KerasRegressorModel
         model = cls(
             hypermodel=self.hypermodel if config.family == "custom" else None,

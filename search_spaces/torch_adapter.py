@@ -85,6 +85,8 @@ class TorchAdapter(FrameworkAdapter):
     def build(
         self, config: Config, spec: FeatureSpec, *, device: Device = "cpu", seed: int = 0, n_jobs: int = 1
     ) -> Any:
+        import numpy as np
+
         from search_spaces._preprocess import make_preprocessor, n_categorical_outputs, with_preprocessing
 
         try:
@@ -95,7 +97,9 @@ class TorchAdapter(FrameworkAdapter):
         weight = p.pop("class_weight", "none")
         # RealMLP and TabM robust-scale numeric columns inside the network; the MLP wants them standardised.
         scale = config.family == "mlp"
-        pre = make_preprocessor(spec, categorical="ordinal", impute=True, scale=scale, text_features=100)
+        pre = make_preprocessor(
+            spec, categorical="ordinal", impute=True, scale=scale, text_features=100, dtype=np.float32
+        )
         model = cls(
             n_categorical=n_categorical_outputs(spec),
             class_weight=None if weight == "none" else weight,
