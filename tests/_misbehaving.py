@@ -36,6 +36,27 @@ class RunsUntilItsDeadline(_Classifier):
         return super().fit(X, y)
 
 
+class LearnsUntilItsDeadline(ClassifierMixin, BaseEstimator):
+    """A logistic regression that, like an unconverged network, trains until its fit budget's deadline."""
+
+    def fit(self, X, y):
+        budget = current_budget()
+        while not budget.expired():
+            time.sleep(0.05)
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+
+        self.model_ = make_pipeline(SimpleImputer(), LogisticRegression()).fit(X, y)
+        self.classes_, self.truncated_ = self.model_.classes_, True
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
 class Raises(_Classifier):
     def fit(self, X, y):
         raise ValueError("this configuration cannot be fitted")
@@ -109,7 +130,10 @@ class Reports(ClassifierMixin, BaseEstimator):
         budget = current_budget()
         for step in range(self.n_steps):
             budget.emit(step, 0.5 + step / 100)
-        self.model_ = LogisticRegression().fit(X, y)
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+
+        self.model_ = make_pipeline(SimpleImputer(), LogisticRegression()).fit(X, y)
         self.classes_ = self.model_.classes_
         return self
 

@@ -95,6 +95,27 @@ def test_one_trial_runs_at_most_a_quarter_of_the_budget_by_default(monkeypatch: 
     assert result.elapsed_seconds < 40
 
 
+def test_a_best_trial_stopped_at_its_deadline_keeps_its_model_and_no_time_waits_for_its_refit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Scale benchmark (1M rows): a Keras trial cut at its cap became the best, the time kept back
+    for its refit ended the search after 3 trials, and that refit was cut too and discarded."""
+    df = make_frame("binary", n=200)
+    _patch(monkeypatch, [lambda d: bad.LearnsUntilItsDeadline()] + [lambda d: bad.RunsUntilItsDeadline()] * 50)
+    result = automl.fit(
+        df, "y", time_budget=8, frameworks=["sklearn"], verbosity=0, ensemble=False,
+        search_options={"portfolio": False, "trial_timeout": 2},
+    )
+    board = result.leaderboard.set_index("trial")
+    assert result.study.best_trial.number == 0 and bool(board.loc[0, "truncated"])
+    assert "its fit was stopped at its deadline" in result.refit
+    assert any("its fit was stopped at its deadline" in m for m in result.messages)
+    assert isinstance(result.best_model[-1], bad.LearnsUntilItsDeadline)  # the trial's own model, not a refit
+    # The trials after it ran on into the ~3.4 s (0.25 + 2 s x 1.25 x 1.25) a refit would have kept
+    # back: two or more 2 s trials after it, where that reserve left room for one.
+    assert (board.index > 0).sum() >= 2, board
+
+
 def test_in_process_trials_record_errors_and_non_finite_predictions(monkeypatch: pytest.MonkeyPatch) -> None:
     df = make_frame("binary", n=120)
     _patch(monkeypatch, [lambda d: bad.Raises(), lambda d: bad.PredictsNaN()])

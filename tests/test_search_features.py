@@ -173,6 +173,10 @@ def test_refit_reserve_keeps_time_for_an_ensemble_only_while_it_is_cheap() -> No
     plan.refit_factor = 16.7  # the 1M-row run: ensemble 200 s > 25%, so only the best trial's refit counts
     assert 3 * 4.0 * 16.7 > s.ENSEMBLE_RESERVE_SHARE * 300
     assert plan.refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + 2.0 * 16.7 * s.REFIT_SAFETY)
+    best.cut = True  # its fit was stopped at its deadline: it keeps its own model, no refit is waited for
+    assert plan.refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS)
+    plan.refit_factor = 5.0  # an ensemble that is cheap is still waited for
+    assert plan.refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + 60.0 * s.REFIT_SAFETY)
     settings.worker = True  # workers never refit
     assert plan.refit_reserve() == 0.0
 
@@ -328,8 +332,10 @@ def test_a_trials_folds_share_its_time_and_a_cut_short_trial_trains_a_few_folds_
     # The first fold may use a third; once it finished in time, the time left is shared by every
     # fold left, and what a fold leaves unused passes on.
     assert [round(s) for s in seen] == [20, 12, 15, 20, 30, 60]
-    run(cut_short=True)  # each fit reports itself cut short: a third of the time left (instant fits here)
+    assert not result.cut
+    result = run(cut_short=True)  # each fit reports itself cut short: a third of the time left (instant fits here)
     assert [round(s) for s in seen] == [20, 20, 20, 20, 30, 60]
+    assert result.cut  # its first fold's fit was stopped: the refit would be too
     # A network that fits its schedule to its deadline is time-limited the same way, but its folds
     # are complete fits: the trial is not truncated, so its out-of-fold predictions can be ensembled.
     result = run(cut_short=False, shorten=True)

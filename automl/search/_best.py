@@ -49,15 +49,17 @@ class BestSoFar:
     #: The first-fold model of trial ``model_number``, this process's best.
     model: Any = None
     model_number: int | None = None
+    #: The best trial's first fold was stopped by its deadline (:attr:`FoldsResult.cut`).
+    cut: bool = False
 
-    def known(self, value: float, number: int, fold_seconds: float) -> None:
+    def known(self, value: float, number: int, fold_seconds: float, cut: bool = False) -> None:
         """A trial that ran elsewhere (an earlier session, another worker) and whose model is not here."""
-        self.value, self.number, self.fold_seconds = value, number, fold_seconds
+        self.value, self.number, self.fold_seconds, self.cut = value, number, fold_seconds, cut
 
-    def offer(self, value: float, number: int, fold_seconds: float, model: Any) -> None:
+    def offer(self, value: float, number: int, fold_seconds: float, model: Any, cut: bool = False) -> None:
         """A trial of this process: kept when it beats the best so far."""
         if value > self.value:
-            self.known(value, number, fold_seconds)
+            self.known(value, number, fold_seconds, cut)
             self.model, self.model_number = model, number
 
 

@@ -41,6 +41,9 @@ class FoldsResult:
     bag_bytes: int = 0
     #: The bytes a bag would have held when it was too large to keep (``bag_bytes_limit``); else 0.
     bag_refused: int = 0
+    #: The first fold's fit was stopped by its deadline mid-schedule (``truncated_``): it needed more
+    #: than ``first_seconds``, so a refit on more rows in about that time would be stopped too.
+    cut: bool = False
 
     @property
     def value(self) -> float:
@@ -125,7 +128,7 @@ def fit_folds(
     scores: list[float] = []
     oof: list[np.ndarray | None] = []
     models: list[Any] = []
-    truncated = shortened = False
+    truncated = shortened = cut = False
     first_model = None
     first_seconds = 0.0
     per_model = bag_refused = 0
@@ -156,6 +159,7 @@ def fit_folds(
         if k == 0:
             first_model = model
             first_seconds = time.monotonic() - started
+            cut = bool(getattr(last, "truncated_", False))
             if keep_models:  # after the clock: the refit estimate scales the fit's seconds, not this
                 per_model = model_bytes(model)
                 if per_model * keep_models > bag_bytes_limit:  # too large: validated, not kept as a bag
@@ -168,7 +172,7 @@ def fit_folds(
     elapsed = time.monotonic() - started
     return FoldsResult(
         scores, truncated, elapsed, first_seconds, first_model, oof, models, shortened,
-        per_model * len(models), bag_refused,
+        per_model * len(models), bag_refused, cut,
     )
 
 

@@ -86,7 +86,7 @@ class Refitter:
         if best.number != mine.model_number:
             # The best trial ran in an earlier session or another worker: its model is not in memory.
             mine.fold_seconds = float(best.user_attrs.get("fold_seconds", 0.0))
-            mine.number = best.number
+            mine.number, mine.cut = best.number, bool(best.user_attrs.get("cut", False))
         model = mine.model if own is not None and own.number == best.number else None
         if self.plan.bagged and _is_bag(model):
             return self._finish_bagged(study, best, model, interrupted)
@@ -100,6 +100,16 @@ class Refitter:
             return SearchOutcome(study, own, mine.model, config_of(own), "skipped: " + msg, interrupted)
         if model is not None and interrupted:
             return SearchOutcome(study, best, model, config, "skipped: interrupted", interrupted)
+        if model is not None and mine.cut and needed * REFIT_SAFETY > left:
+            # Its fit was stopped at the trial's deadline: on all rows in about as long it would be stopped too.
+            msg = (
+                f"kept the best trial's model (trial {best.number}): its fit was stopped at its deadline after "
+                f"{mine.fold_seconds:.1f}s, so a refit on all rows needs more than ~{needed:.1f}s; "
+                f"{max(left, 0):.1f}s were left"
+            )
+            logger.info(msg)
+            self.messages.append(msg)
+            return SearchOutcome(study, best, model, config, "skipped: " + msg, interrupted)
         rows = None
         if model is not None and needed > left:  # no time for all rows: the most rows that fit, or the trial's model
             rows = refit_sample(

@@ -80,7 +80,8 @@ def learn_from(study: optuna.Study, best: BestSoFar, scheduler: Scheduler) -> fl
         value = t.value if t.state == optuna.trial.TrialState.COMPLETE else None
         scheduler.observe(framework, float(t.user_attrs.get("fit_seconds", 0.0)), value)
         if value is not None and value > best.value:
-            best.known(float(value), t.number, float(t.user_attrs.get("fold_seconds", 0.0)))
+            seconds = float(t.user_attrs.get("fold_seconds", 0.0))
+            best.known(float(value), t.number, seconds, bool(t.user_attrs.get("cut", False)))
     done = count_done(study)
     if done:
         logger.info("the study holds %d finished trial(s) from earlier: continuing it", done)

@@ -92,6 +92,8 @@ class TrialRunner:
         trial.set_user_attr("truncated", folds.truncated)
         if folds.shortened:  # a network's schedule fitted to its deadline: complete, hence ensembled
             trial.set_user_attr("shortened", True)
+        if folds.cut:  # its first fold's fit was stopped by the deadline: no refit would do better in time
+            trial.set_user_attr("cut", True)
         trial.set_user_attr("fold_seconds", round(first_seconds, 4))
         oof = folds.oof
         complete = len(oof) == self.resampling.n_splits and all(p is not None for p in oof)
@@ -111,7 +113,7 @@ class TrialRunner:
                 f"{framework}/{config.family}", bag=trial_bag, bag_bytes=folds.bag_bytes if bagged else 0,
             )
         # With bagging the trial's model is its bag (the fold models averaged), else the first fold's.
-        self.best.offer(value, trial.number, first_seconds, trial_bag if bagged else folds.first_model)
+        self.best.offer(value, trial.number, first_seconds, trial_bag if bagged else folds.first_model, folds.cut)
         return value
 
     def _fit(self, trial: optuna.Trial, framework: str, config: Config, device: str, deadline: float) -> FoldsResult:
