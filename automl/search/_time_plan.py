@@ -113,12 +113,13 @@ class TimePlan:
         """Seconds kept back from the trials for the refit, with a margin for misprediction."""
         if self.best.number is None or self.settings.worker:
             return 0.0
-        if self.bagged:
+        if self.bagged or self.best.cut:
+            # A best trial its deadline stopped keeps its own model, with no refit and so no ensemble
+            # (a refit in about as long would be stopped too): on the scale benchmark, the reserve for
+            # a Keras trial cut at its 64 s cap ended the search after 3 trials, and the refit it was
+            # kept for was then cut and discarded.
             return REFIT_FIXED_SECONDS
-        # A best trial its deadline stopped keeps its own model (a refit in about as long would be
-        # stopped too): on the scale benchmark, the reserve for a Keras trial cut at its 64 s cap
-        # ended the search after 3 trials, and the refit it was kept for was then cut and discarded.
-        needed = 0.0 if self.best.cut else self.refit_estimate()
+        needed = self.refit_estimate()
         ensemble = self.ensemble_estimate()
         if ensemble <= ENSEMBLE_RESERVE_SHARE * self.settings.time_budget:
             needed = max(needed, ensemble)
