@@ -230,7 +230,8 @@ def test_the_reserve_counts_the_members_greedy_selection_picks_and_a_trial_leave
     room = plan.trial_deadline() - clock[0]
     assert plan.deadline_of_a_trial(15) - clock[0] == pytest.approx(room / (1 + 1.25 * s.REFIT_SAFETY / 15))
     assert plan.deadline_of_a_trial(1) - clock[0] == pytest.approx(room)  # a holdout trial: as before
-    plan.bagged = True
+    plan.bagged = True  # no refit, but the last selection's 0.1 s is kept for the one at the end
+    assert plan.refit_reserve() == pytest.approx(s.REFIT_FIXED_SECONDS + 0.1 * s.REFIT_SAFETY)
     assert plan.deadline_of_a_trial(5) - clock[0] == pytest.approx(plan.trial_deadline() - clock[0])
     clock[0] = settings.started  # early on the cap binds
     assert plan.deadline_of_a_trial(15) - clock[0] == pytest.approx(plan.trial_cap())
@@ -536,12 +537,12 @@ def test_an_ensemble_whose_refit_does_not_fit_gives_way_to_one_of_cheaper_member
     everything = {0: 1 / 3, 1: 1 / 3, 2: 1 / 3}
 
     weights, score, needed, without = refitter._affordable(
-        study, preds, (y, scorer, best_value), everything, -0.58, outcome)
+        study, preds, (y, scorer, None, best_value), everything, -0.58, outcome)
     assert set(weights) == {0, 2} and score > best_value and needed == 1.0
     assert without.startswith("; without trial(s) 1: one of 3 trials validated better (0.58) but refitting")
     assert "needed ~101.0s and 10.0s were left" in without
 
     left["seconds"] = 0.5  # not even the cheap member fits: no ensemble, and why
-    assert refitter._affordable(study, preds, (y, scorer, best_value), everything, -0.58, outcome) is None
+    assert refitter._affordable(study, preds, (y, scorer, None, best_value), everything, -0.58, outcome) is None
     assert outcome.refit.startswith("refitted; no ensemble: one of 3 trials validated better (0.58)")
     assert outcome.refit.endswith("and none without the 2 costliest validated better")

@@ -8,11 +8,15 @@ The ensemble is kept only when it validates better than the best single trial.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
+
+if TYPE_CHECKING:
+    from automl.metrics import Metric
 
 
 class _PrecomputedClassifier(ClassifierMixin, BaseEstimator):
@@ -58,6 +62,21 @@ def score_predictions(scorer: Any, pred: np.ndarray, y: Any, classes: np.ndarray
     index = np.arange(len(pred)).reshape(-1, 1)
     est: Any = _PrecomputedClassifier(pred, classes) if classes is not None else _PrecomputedRegressor(pred)
     return float(scorer(est, index, y))
+
+
+def encoded_target(y: Any, metric: Metric, classes: np.ndarray | None) -> tuple[Any, Any, np.ndarray | None]:
+    """``y``, the scorer and the classes for scoring stored predictions many times: for classification,
+    each label's position in ``classes`` (the probability columns' order) with a scorer and classes
+    made for those positions. scikit-learn's label checks sort string labels on every call: on adult's
+    36,631 out-of-fold rows one ROC AUC took 64 ms with the labels and 9 ms with their positions, and
+    ensemble selection at the end of a 60 s search took 6.7 s, past the time promise."""
+    if classes is None:
+        return y, metric.scorer(None), None
+    positions = pd.Index(classes).get_indexer(np.asarray(y))
+    if (positions < 0).any():  # a label outside the classes (not expected): score the labels themselves
+        return y, metric.scorer(classes), classes
+    codes = np.arange(len(classes))
+    return positions, metric.scorer(codes), codes
 
 
 def greedy_selection(

@@ -42,11 +42,11 @@ def holdout_noise(
         best.setdefault(entry.model.split("/", 1)[0], (number, entry))
     if not best:
         return {}
-    from automl.search._ensemble import score_predictions  # scikit-learn: not at `import automl`
+    from automl.search._ensemble import encoded_target, score_predictions  # scikit-learn: not at `import automl`
 
-    scorer, n = metric.scorer(classes), len(y_valid)
+    y, scorer, classes = encoded_target(y_valid.reset_index(drop=True), metric, classes)
+    y, n = pd.Series(y), len(y_valid)
     rng = np.random.default_rng(SEED)
-    y = y_valid.reset_index(drop=True)
     reps: dict[str, list[float]] = {f: [] for f in best}
     deadline = time.monotonic() + seconds
     for _ in range(RESAMPLES):

@@ -67,12 +67,11 @@ class Refitter:
 
     def likely_members(self) -> dict[int, float]:
         """The ensemble greedy selection would pick from the candidates now (the time plan's reserve)."""
-        from automl.search._ensemble import greedy_selection
+        from automl.search._ensemble import encoded_target, greedy_selection
 
         preds = {n: e.pred for n, e in self.candidates.entries.items()}
-        weights, _ = greedy_selection(
-            preds, self.y.iloc[self.eval_index], self.metric.scorer(self.classes), self.classes
-        )
+        y_eval, scorer, classes = encoded_target(self.y.iloc[self.eval_index], self.metric, self.classes)
+        weights, _ = greedy_selection(preds, y_eval, scorer, classes)
         return weights
 
     def finish(self, study: optuna.Study, interrupted: bool) -> SearchOutcome:
@@ -200,7 +199,7 @@ class Refitter:
 
     def try_ensemble(self, study: optuna.Study, outcome: SearchOutcome) -> None:
         """Replace the single best model by a greedy ensemble when it validates better and fits in time."""
-        from automl.search._ensemble import greedy_selection, score_predictions
+        from automl.search._ensemble import encoded_target, greedy_selection, score_predictions
 
         # With bagging, only trials whose fold models were kept can join (a bag too large was not).
         preds = {n: e.pred for n, e in self.candidates.entries.items() if e.bag is not None or not self.plan.bagged}
@@ -209,15 +208,14 @@ class Refitter:
             if self.plan.bagged and len(preds) < len(self.candidates):
                 outcome.refit += " whose fold models were kept"
             return
-        y_eval = self.y.iloc[self.eval_index]
-        scorer = self.metric.scorer(self.classes)
-        weights, score = greedy_selection(preds, y_eval, scorer, self.classes)
+        y_eval, scorer, classes = encoded_target(self.y.iloc[self.eval_index], self.metric, self.classes)
+        weights, score = greedy_selection(preds, y_eval, scorer, classes)
         best_value = float(outcome.best_trial.value)  # type: ignore[arg-type]
         # Compare like with like: the ensemble is scored on all out-of-fold rows pooled, the trial's
         # value is a mean over folds (for RMSE the pooled score is never the better of the two).
         best_number = outcome.best_trial.number
         if best_number in preds:
-            best_value = score_predictions(scorer, preds[best_number], y_eval, self.classes)
+            best_value = score_predictions(scorer, preds[best_number], y_eval, classes)
         if len(weights) < 2 or score <= best_value:
             logger.info("ensemble selection kept the single best model (ensemble %.5g)", self.metric.display(score))
             outcome.refit += (
@@ -228,7 +226,7 @@ class Refitter:
         if self.plan.bagged:
             self._adopt_bags(outcome, weights, {n: study.trials[n] for n in weights}, score)
             return
-        chosen = self._affordable(study, preds, (y_eval, scorer, best_value), weights, score, outcome)
+        chosen = self._affordable(study, preds, (y_eval, scorer, classes, best_value), weights, score, outcome)
         if chosen is None:
             return
         weights, score, needed, without = chosen
@@ -248,7 +246,7 @@ class Refitter:
         )
 
     def _affordable(
-        self, study: optuna.Study, preds: dict[int, np.ndarray], judge: tuple[Any, Any, float],
+        self, study: optuna.Study, preds: dict[int, np.ndarray], judge: tuple[Any, Any, Any, float],
         weights: dict[int, float], score: float, outcome: SearchOutcome,
     ) -> tuple[dict[int, float], float, float, str] | None:
         """The selection whose members' refits fit in the time left, its score, their predicted seconds
@@ -257,7 +255,7 @@ class Refitter:
         validates better than the best trial. None, with the reason in ``outcome.refit``, otherwise."""
         from automl.search._ensemble import greedy_selection
 
-        y_eval, scorer, best_value = judge
+        y_eval, scorer, classes, best_value = judge
         best_number = outcome.best_trial.number  # type: ignore[union-attr]
         pool, dropped, first = dict(preds), [], ""
         while True:
@@ -278,7 +276,7 @@ class Refitter:
             del pool[costly]
             # An ensemble selected on the cheaper pool (a network's refit often costs most: mfeat_factors at
             # 300 s once kept a single model because its members needed ~33 s with 5 s left).
-            weights, score = greedy_selection(pool, y_eval, scorer, self.classes)
+            weights, score = greedy_selection(pool, y_eval, scorer, classes)
             if len(weights) < 2 or score <= best_value:
                 outcome.refit += (
                     f"; no ensemble: {first}, and none without the {len(dropped)} costliest validated better"
