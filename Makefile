@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-slow test-all docs docs-notebooks lint bench bench-300 bench-ablation bench-dev bench-networks peers clean \
-	bench-networks-value bench-search-value bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-bag-memory bench-isolation gpu-check bench-deadlines bench-trial-seconds
+	bench-networks-value bench-search-value bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-bag-memory bench-network-memory bench-isolation gpu-check bench-deadlines bench-trial-seconds
 
 install: $(STAMP)
 
@@ -156,6 +156,10 @@ bench-scale: install
 # Issue 21: the memory a 5-fold bag's models hold on the medium dev datasets, against the search's bound.
 bench-bag-memory: install
 	$(BIN)/python -m benchmarks.bag_memory $(ARGS)
+
+# Issue 21: one network fit's preprocessing and peak memory on a million rows (about 3 minutes).
+bench-network-memory: install
+	$(BIN)/python -m benchmarks.network_memory $(ARGS)
 
 # Issue 7: the per-trial overhead of running trials in a child process (about 3 minutes).
 bench-isolation: install

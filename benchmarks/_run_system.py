@@ -40,7 +40,8 @@ def run_automl(
         frameworks=frameworks, search_options=options or None,
     )
     features = test.drop(columns=[target])
-    out: dict[str, Any] = {"best": result.best_framework, "best_model": result.best_model_family}
+    out: dict[str, Any] = {"best": result.best_framework, "best_model": result.best_model_family,
+                           "fit_s": round(result.elapsed_seconds, 2)}  # fit alone (the promise's seconds)
     if result.ensemble:
         out["ensemble"] = [f"{m['framework']}/{m['model']}:{m['weight']}" for m in result.ensemble]
     out["trials"] = int(len(result.leaderboard))

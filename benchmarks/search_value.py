@@ -130,8 +130,10 @@ def render(path: Path = OUT) -> str:
         else:
             gap_line = ("- share of the gap closed: **undefined**: the oracle plan (all budget to the meta-dataset's "
                         "winner) does not beat frameworks taking turns on the mean, so there is no gap to close")
+        commits = sorted({str(c) for c in g.get("commit", pd.Series(dtype=object)).fillna("not recorded")})
         lines += ["", gap_line,
-                  f"- time promise (wall <= budget x 1.05 + 5 s) kept on {promise:.0%} of the runs", ""]
+                  f"- time promise (wall <= budget x 1.05 + 5 s) kept on {promise:.0%} of the runs",
+                  f"- code: {', '.join(commits) or 'not recorded'}", ""]
     text = "\n".join(lines)
     path.with_suffix(".md").write_text(text)
     return text
@@ -146,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", action="store_true", help="only re-render the report")
     args = ap.parse_args(argv)
     if not args.report:
+        from benchmarks.compare import source_commit
+
+        commit = source_commit()
         winners = meta_winners()
         done = set()
         if args.out.exists():
@@ -161,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     record = run_plan(train, test, entry["task"], budget, plan, winners[entry["name"]])
                     row = {"dataset": entry["name"], "task": entry["task"], "budget": budget, "plan": plan,
-                           "oracle_framework": winners[entry["name"]], "constant": constant, **record}
+                           "oracle_framework": winners[entry["name"]], "constant": constant, **record,
+                           "commit": commit}
                     with args.out.open("a") as fh:
                         fh.write(json.dumps(row, default=str) + "\n")
                     print(f"{entry['name']:<28} {budget:>4g}s {plan:<12} "
