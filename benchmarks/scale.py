@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.compare import source_commit
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -217,7 +219,8 @@ def main() -> None:
         for setting in args.settings:
             runner = run_single if setting == "single" else run_workers
             record = runner(data, work, args.budget, args.rows)
-            record.update(machine=f"{platform.machine()} {os.cpu_count()} cores", date=time.strftime("%Y-%m-%d"))
+            record.update(machine=f"{platform.machine()} {os.cpu_count()} cores", date=time.strftime("%Y-%m-%d"),
+                          commit=source_commit())
             records.append(record)
             print(json.dumps(record))
             with open(args.out, "a") as f:
