@@ -157,8 +157,7 @@ def fit_folds(
         truncated = truncated or bool(getattr(last, "truncated_", False))
         shortened = shortened or bool(getattr(last, "shortened_", False))
         if k == 0:
-            first_model = model
-            first_seconds = time.monotonic() - started
+            first_model, first_seconds = model, time.monotonic() - started
             cut = bool(getattr(last, "truncated_", False))
             if keep_models:  # after the clock: the refit estimate scales the fit's seconds, not this
                 per_model = model_bytes(model)
