@@ -32,9 +32,8 @@ DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour", "epoch_days")
 def _as_strings(frame: Any) -> Any:
     """Categories as strings, with missing values as one explicit level.
 
-    Each column's levels are turned into strings once and shared by the rows that hold them: on a
-    million rows of ten categorical columns, turning every cell into its own string took 10 s and
-    2 GB (the scale benchmark's network trials), the shared levels a tenth of that."""
+    Each column's levels are turned into strings once and shared by the rows that hold them, not
+    one string per cell (ten million of them on the scale benchmark's million rows)."""
     df = pd.DataFrame(frame)
     out = np.empty(df.shape, dtype=object)
     for j in range(df.shape[1]):
@@ -71,6 +70,7 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Any) -> np.ndarray:
         df = pd.DataFrame(X)
+        dtype = getattr(self, "dtype", np.float64)  # saved before it had one: float64
         blocks = []
         for col in df.columns:
             values = pd.to_datetime(df[col], errors="coerce", utc=True, format="mixed")
@@ -81,9 +81,9 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
                         values.dt.year, values.dt.month, values.dt.day,
                         values.dt.day_of_week, values.dt.hour, epoch,
                     ]
-                ).astype(self.dtype)
+                ).astype(dtype)
             )
-        return np.hstack(blocks) if blocks else np.empty((len(df), 0), dtype=self.dtype)
+        return np.hstack(blocks) if blocks else np.empty((len(df), 0), dtype=dtype)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray(

@@ -210,3 +210,13 @@ def test_categories_become_strings_with_missing_values_as_their_own_level() -> N
     assert out[:, 2].tolist() == ["b", "a", MISSING, "b", "a"]
     assert out[:, 3].tolist() == ["1", "2", MISSING, "1", "2"]
     assert out[0, 0] is out[4, 0]  # one string per level, shared by its rows
+
+
+def test_datetime_parts_saved_before_they_had_a_dtype_still_transform() -> None:
+    from search_spaces._preprocess import DatetimeParts
+
+    frame = pd.DataFrame({"when": pd.date_range("2020-01-01", periods=3, freq="D")})
+    old = DatetimeParts().fit(frame)
+    del old.dtype  # as loaded from a run directory saved before the networks' float32 pipelines
+    assert old.transform(frame).dtype == np.float64
+    assert DatetimeParts(np.float32).fit(frame).transform(frame).dtype == np.float32
