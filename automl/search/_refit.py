@@ -65,11 +65,16 @@ class Refitter:
         self.cores, self.interrupts, self.messages = cores, interrupts, messages
         self.eval_index, self.classes = eval_index, classes
 
+    def _pool(self) -> dict[int, np.ndarray]:
+        """The candidates ensemble selection may pick, by their out-of-fold predictions: with bagging,
+        only trials whose fold models were kept (a bag too large was not)."""
+        return {n: e.pred for n, e in self.candidates.entries.items() if e.bag is not None or not self.plan.bagged}
+
     def likely_members(self) -> dict[int, float]:
         """The ensemble greedy selection would pick from the candidates now (the time plan's reserve)."""
         from automl.search._ensemble import encoded_target, greedy_selection
 
-        preds = {n: e.pred for n, e in self.candidates.entries.items()}
+        preds = self._pool()
         y_eval, scorer, classes = encoded_target(self.y.iloc[self.eval_index], self.metric, self.classes)
         weights, _ = greedy_selection(preds, y_eval, scorer, classes)
         return weights
@@ -201,8 +206,7 @@ class Refitter:
         """Replace the single best model by a greedy ensemble when it validates better and fits in time."""
         from automl.search._ensemble import encoded_target, greedy_selection, score_predictions
 
-        # With bagging, only trials whose fold models were kept can join (a bag too large was not).
-        preds = {n: e.pred for n, e in self.candidates.entries.items() if e.bag is not None or not self.plan.bagged}
+        preds = self._pool()
         if len(preds) < 2 or outcome.best_trial is None:
             outcome.refit += "; no ensemble: fewer than 2 trials to combine"
             if self.plan.bagged and len(preds) < len(self.candidates):
