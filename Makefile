@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-slow test-all docs docs-notebooks lint bench bench-300 bench-ablation bench-dev bench-networks peers clean \
-	bench-networks-value bench-search-value bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-bag-memory bench-network-memory bench-isolation gpu-check bench-deadlines bench-trial-seconds
+	bench-networks-value bench-search-value bench-metadata bench-metadata-cv eval-recommender eval-recommender-alternatives train-recommender bench-allocation bench-scale bench-bag-memory bench-network-memory bench-cost-growth bench-isolation gpu-check bench-deadlines bench-trial-seconds
 
 install: $(STAMP)
 
@@ -160,6 +160,11 @@ bench-bag-memory: install
 # Issue 21: one network fit's preprocessing and peak memory on a million rows (about 3 minutes).
 bench-network-memory: install
 	$(BIN)/python -m benchmarks.network_memory $(ARGS)
+
+# Issue 21: how one fit's seconds grow from 3,000 to 1,000,000 rows against the cost models (about 8 minutes;
+# then `python -m benchmarks.cost_growth --ship` writes recommender/row_growth.json from the measurements).
+bench-cost-growth: install
+	$(BIN)/python -m benchmarks.cost_growth --cap 60 $(ARGS)
 
 # Issue 7: the per-trial overhead of running trials in a child process (about 3 minutes).
 bench-isolation: install

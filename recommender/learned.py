@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,9 @@ from recommender.ranking import Ranker, RuleBasedRanker
 from search_spaces import FrameworkAdapter
 
 MODEL_FILE = Path(__file__).with_name("learned_model.json")
+GROWTH_FILE = Path(__file__).with_name("row_growth.json")
 FORMAT = "automl-recommender-model"
+GROWTH_FORMAT = "automl-row-growth"
 FORMAT_VERSION = 2  # 2: the score model may be absent (null)
 
 
@@ -184,6 +186,45 @@ class TrialCost:
 
 
 @dataclass(frozen=True)
+class RowGrowth:
+    """How one fit's seconds grow beyond the rows the learned cost models were trained on.
+
+    The meta-dataset's fits train on at most ``rows`` rows, where a fit's fixed costs dominate: the
+    learned slope there is about seconds ~ rows^0.3, far below what a million rows cost. Beyond
+    ``rows`` a prediction is the learned one at ``rows`` times ``(n / rows) ** exponent``, the
+    framework's exponent measured by ``benchmarks.cost_growth`` (one fit of its first default
+    configuration on row samples of large data, one thread) and written to ``row_growth.json``.
+    A framework without a measured exponent keeps the learned extrapolation."""
+
+    rows: float
+    exponent: dict[str, float]
+    source: dict[str, Any]
+
+    def anchor(self, framework: str, rows: float) -> tuple[float, float]:
+        """The rows to ask the learned model at and the factor for its answer."""
+        b = self.exponent.get(framework)
+        if b is None or rows <= self.rows:
+            return rows, 1.0
+        return self.rows, (rows / self.rows) ** b
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": GROWTH_FORMAT, "rows": self.rows, "exponent": self.exponent, "source": self.source}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RowGrowth:
+        if d.get("format") != GROWTH_FORMAT:
+            raise ModelFileError("not a row-growth file")
+        try:
+            rows = float(d["rows"])
+            exponent = {str(f): float(b) for f, b in d["exponent"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ModelFileError(f"malformed row-growth file: {e}") from e
+        if not rows > 0 or not all(0.0 < b <= 3.0 for b in exponent.values()):
+            raise ModelFileError("row-growth file: rows must be positive and each exponent in (0, 3]")
+        return cls(rows, exponent, dict(d.get("source", {})))
+
+
+@dataclass(frozen=True)
 class LearnedModel:
     score: Neighbours | None  # None: the ranking stays rule-based, only the costs are learned
     seconds_per_fold: dict[str, Linear]
@@ -192,6 +233,8 @@ class LearnedModel:
     trained_on: dict[str, Any]
     #: The meta-dataset's measurements that recommendations quote (:mod:`recommender.evidence`).
     evidence: Evidence | None = None
+    #: How costs grow beyond the meta-dataset's rows (``row_growth.json``; None: the learned slope).
+    growth: RowGrowth | None = None
 
     @property
     def frameworks(self) -> list[str]:
@@ -204,12 +247,18 @@ class LearnedModel:
     def fold_seconds(self, framework: str, meta: Mapping[str, Any], task: str, rows: float) -> float | None:
         """Seconds for one fit (and scoring) of a typical configuration on ``rows`` rows, one core."""
         model = self.seconds_per_fold.get(framework)
-        return None if model is None else 10 ** model.predict(feature_vector(dict(meta), task, rows))
+        if model is None:
+            return None
+        at, factor = self.growth.anchor(framework, rows) if self.growth is not None else (rows, 1.0)
+        return factor * 10 ** model.predict(feature_vector(dict(meta), task, at))
 
     def trial_fold_seconds(self, framework: str, meta: Mapping[str, Any], task: str, rows: float, family: str,
                            config: Mapping[str, Any]) -> float | None:
         model = self.trial_seconds.get(framework)
-        return None if model is None else 10 ** model.predict(meta, task, rows, family, config)
+        if model is None:
+            return None
+        at, factor = self.growth.anchor(framework, rows) if self.growth is not None else (rows, 1.0)
+        return factor * 10 ** model.predict(meta, task, at, family, config)
 
     def memory(self, framework: str, meta: Mapping[str, Any], task: str) -> float | None:
         model = self.memory_mb.get(framework)
@@ -253,13 +302,21 @@ class LearnedModel:
 
 @lru_cache(maxsize=4)
 def load_model(path: Path = MODEL_FILE) -> LearnedModel | None:
-    """The packaged model (JSON: loading runs no code), or None when there is none or it is unreadable."""
+    """The packaged model (JSON: loading runs no code), or None when there is none or it is unreadable;
+    with the row growth of the ``row_growth.json`` beside it when there is a readable one."""
     if not path.is_file():
         return None
     try:
-        return LearnedModel.from_dict(json.loads(path.read_text()))
+        model = LearnedModel.from_dict(json.loads(path.read_text()))
     except (ModelFileError, json.JSONDecodeError, UnicodeDecodeError):
         return None
+    growth = path.with_name(GROWTH_FILE.name)
+    if not growth.is_file():
+        return model
+    try:
+        return replace(model, growth=RowGrowth.from_dict(json.loads(growth.read_text())))
+    except (ModelFileError, json.JSONDecodeError, UnicodeDecodeError):
+        return model  # the learned slope, as without the file
 
 
 # -- ranking -----------------------------------------------------------------------------------------
@@ -315,6 +372,10 @@ class LearnedRanker(Ranker):
             return rule
         ratio = 1.0
         why = f"learned: ~{learned:.2g} s per fit on {profile.n_rows:,} rows on one core"
+        growth = self.model.growth
+        if growth is not None and growth.anchor(adapter.name, profile.n_rows)[1] != 1.0:
+            why += (f" (beyond the meta-dataset's {growth.rows:,.0f} rows, grown as rows^"
+                    f"{growth.exponent[adapter.name]:.2f}, measured)")
         if device != "cpu":  # measured on CPUs only: the rules say how much faster the GPU is
             ratio = rule.seconds / self.rules.cost(adapter, profile, hardware, "cpu").seconds
             why += f", x{ratio:.2g} on the GPU (rule-based)"

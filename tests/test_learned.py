@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from recommender import detect_hardware, profile_dataset, recommend_frameworks
-from recommender.learned import LearnedModel, LearnedRanker, Linear, Neighbours, load_model
+from recommender.learned import GROWTH_FILE, LearnedModel, LearnedRanker, Linear, Neighbours, RowGrowth, load_model
 from recommender.meta import FEATURES, feature_vector, meta_features
 from tests.conftest import make_frame
 
@@ -67,6 +68,58 @@ def test_learned_ranker_follows_the_similar_datasets_and_its_costs() -> None:
     assert "learned: ~" in top.reasons[-1]
     assert rec.explanation[0].startswith("200 rows, 5 features")
     assert "scikit-learn first, then XGBoost" in rec.explanation[0]  # no evidence in this model: no figure
+
+
+def test_costs_beyond_the_meta_datasets_rows_grow_by_the_measured_exponent(tmp_path: Path) -> None:
+    meta = {"n_rows": 100_000, "n_used_features": 5, "encoded_width": 5}
+    plain = _model()  # log10 s = log10 rows - 5: linear in the rows
+    grown = replace(plain, growth=RowGrowth(1_000, {"sklearn": 2.0}, {}))
+    assert grown.fold_seconds("sklearn", meta, "binary", 500) == plain.fold_seconds("sklearn", meta, "binary", 500)
+    # at 10,000 rows: the learned 0.01 s at 1,000 rows, times (10,000 / 1,000) ** 2
+    assert grown.fold_seconds("sklearn", meta, "binary", 10_000) == pytest.approx(1.0)
+    assert plain.fold_seconds("sklearn", meta, "binary", 10_000) == pytest.approx(0.1)
+    # a framework without a measured exponent keeps the learned extrapolation
+    assert grown.fold_seconds("xgboost", meta, "binary", 10_000) == plain.fold_seconds("xgboost", meta, "binary",
+                                                                                      10_000)
+    # load_model reads the row_growth.json beside the model file; a bad one is ignored
+    path = tmp_path / "learned_model.json"
+    plain.save(path)
+    growth_file = tmp_path / GROWTH_FILE.name
+    growth_file.write_text(json.dumps(RowGrowth(1_000, {"sklearn": 2.0}, {"commit": "x"}).to_dict()))
+    load_model.cache_clear()
+    loaded = load_model(path)
+    assert loaded is not None and loaded.growth == RowGrowth(1_000, {"sklearn": 2.0}, {"commit": "x"})
+    for bad in ({"format": "automl-row-growth", "rows": 1_000, "exponent": {"sklearn": -1}}, {"rows": 5}):
+        growth_file.write_text(json.dumps(bad))
+        load_model.cache_clear()
+        reloaded = load_model(path)
+        assert reloaded is not None and reloaded.growth is None
+    load_model.cache_clear()
+    # the recommendation says so where it applies
+    prof = profile_dataset(make_frame("binary", n=2_000), "y")
+    rec = recommend_frameworks(prof, detect_hardware(), frameworks=["sklearn"], ranker=LearnedRanker(grown))
+    assert "beyond the meta-dataset's 1,000 rows, grown as rows^2.00, measured" in rec.candidates[0].reasons[-1]
+    assert rec.candidates[0].seconds_per_fit == pytest.approx(0.01 * 2.0**2)
+
+
+def test_the_shipped_row_growth_is_fitted_on_uncut_fits_from_10000_rows(tmp_path: Path) -> None:
+    from benchmarks.cost_growth import ship
+
+    def fit(framework: str, rows: int, seconds: float, cut: bool = False) -> dict:
+        return {"framework": framework, "family": "f", "dataset": "scale", "rows": rows, "seconds": seconds,
+                "cut": cut, "commit": "abc"}
+
+    results = tmp_path / "cost_growth.jsonl"
+    fits = [fit("sklearn", 3_000, 9.0), fit("sklearn", 10_000, 1.0), fit("sklearn", 100_000, 10.0),
+            fit("sklearn", 1_000_000, 30.0, cut=True), fit("torch", 10_000, 5.0), fit("torch", 30_000, 90, cut=True)]
+    results.write_text("\n".join(json.dumps(f) for f in fits) + "\n")
+    trials = tmp_path / "metadata_trials.jsonl"
+    trials.write_text(json.dumps({"fold_train_rows": 8_000.0}) + "\n" + json.dumps({"fold_train_rows": 12_000}))
+    target = tmp_path / "row_growth.json"
+    shipped = ship(results, "scale", target, trials)
+    assert shipped.rows == 12_000
+    assert shipped.exponent == {"sklearn": pytest.approx(1.0)}  # torch: one uncut fit, no exponent
+    assert RowGrowth.from_dict(json.loads(target.read_text())) == shipped
 
 
 def test_frameworks_the_model_has_not_seen_rank_after_the_others() -> None:
