@@ -67,16 +67,16 @@ def load_frame(dataset: str, rows: int, suite: Path) -> tuple[pd.DataFrame, str,
     return train.reset_index(drop=True), entry["target"], entry["task"]
 
 
-def predicted(framework: str, family: str, config: dict[str, Any], sample: pd.DataFrame, target: str,
-              task: str, rows: int) -> dict[str, float | None]:
-    """The learned (per framework, per trial) and rule-based seconds for one fit on ``rows`` rows."""
-    from recommender import detect_hardware, profile_dataset
+def predicted(framework: str, family: str, config: dict[str, Any], profile: Any, rows: int) -> dict[str, float | None]:
+    """The learned (per framework, per trial) and rule-based seconds for one fit on ``rows`` rows of
+    the data ``profile`` (a :class:`recommender.DatasetProfile`) describes."""
+    from recommender import detect_hardware
     from recommender.learned import load_model
     from recommender.meta import meta_features
     from recommender.ranking import RuleBasedRanker
     from search_spaces import get_adapter
 
-    profile = profile_dataset(sample, target)
+    task = profile.task
     meta = meta_features(profile)
     model = load_model()
     rule = RuleBasedRanker().cost(get_adapter(framework), profile, detect_hardware(), "cpu").seconds
@@ -106,7 +106,8 @@ def measure_one(framework: str, dataset: str, ladder: list[int], cap: float, sui
             break
         train = frame.iloc[order[:rows]]
         valid = frame.iloc[order[rows:rows + valid_rows]]
-        spec = profile_dataset(train, target).feature_spec()
+        profile = profile_dataset(train, target)
+        spec = profile.feature_spec()
         config = adapter.default_configs(spec)[0]
         pipeline = adapter.build(config, spec, seed=0, n_jobs=1)
         X, y = train[list(spec.columns)], train[target]
@@ -119,7 +120,7 @@ def measure_one(framework: str, dataset: str, ladder: list[int], cap: float, sui
         row = {"framework": framework, "family": config.family, "dataset": dataset, "task": task, "rows": rows,
                "seconds": round(seconds, 3), "cut": cut, "cap": cap,
                **{k: (None if v is None else round(v, 3))
-                  for k, v in predicted(framework, config.family, config.params, train, target, task, rows).items()}}
+                  for k, v in predicted(framework, config.family, config.params, profile, rows).items()}}
         print(json.dumps(row), flush=True)
         out.append(row)
         if cut or seconds > cap / 3:
