@@ -244,12 +244,16 @@ class LearnedModel:
         """Per framework: expected normalised score and the datasets it came from ({} without a score model)."""
         return {} if self.score is None else self.score.predict(feature_vector(dict(meta), task))
 
+    def anchor(self, framework: str, rows: float) -> tuple[float, float]:
+        """The rows to ask a cost model at and the factor for its answer (:class:`RowGrowth`)."""
+        return (rows, 1.0) if self.growth is None else self.growth.anchor(framework, rows)
+
     def fold_seconds(self, framework: str, meta: Mapping[str, Any], task: str, rows: float) -> float | None:
         """Seconds for one fit (and scoring) of a typical configuration on ``rows`` rows, one core."""
         model = self.seconds_per_fold.get(framework)
         if model is None:
             return None
-        at, factor = self.growth.anchor(framework, rows) if self.growth is not None else (rows, 1.0)
+        at, factor = self.anchor(framework, rows)
         return factor * 10 ** model.predict(feature_vector(dict(meta), task, at))
 
     def trial_fold_seconds(self, framework: str, meta: Mapping[str, Any], task: str, rows: float, family: str,
@@ -257,7 +261,7 @@ class LearnedModel:
         model = self.trial_seconds.get(framework)
         if model is None:
             return None
-        at, factor = self.growth.anchor(framework, rows) if self.growth is not None else (rows, 1.0)
+        at, factor = self.anchor(framework, rows)
         return factor * 10 ** model.predict(meta, task, at, family, config)
 
     def memory(self, framework: str, meta: Mapping[str, Any], task: str) -> float | None:
@@ -373,7 +377,7 @@ class LearnedRanker(Ranker):
         ratio = 1.0
         why = f"learned: ~{learned:.2g} s per fit on {profile.n_rows:,} rows on one core"
         growth = self.model.growth
-        if growth is not None and growth.anchor(adapter.name, profile.n_rows)[1] != 1.0:
+        if growth is not None and self.model.anchor(adapter.name, profile.n_rows)[1] != 1.0:
             why += (f" (beyond the meta-dataset's {growth.rows:,.0f} rows, grown as rows^"
                     f"{growth.exponent[adapter.name]:.2f}, measured)")
         if device != "cpu":  # measured on CPUs only: the rules say how much faster the GPU is
