@@ -25,6 +25,7 @@ from automl.result import AutoMLResult, leaderboard_frame
 from automl.search import Search, SearchOutcome, SearchSettings, _study
 from automl.search._resampling import CV5_REPEATS, Resampling, fits_per_trial, make_resampling
 from automl.search._spec import DataSource, RunSpec
+from automl.search._time_plan import sampled_rows
 from recommender import (
     DatasetProfile,
     HardwareProfile,
@@ -105,6 +106,7 @@ def prepare(
     rec = recommend_frameworks(
         prof, hw, time_budget=time_budget, frameworks=names, device=device,  # type: ignore[arg-type]
         fits_per_trial=fits_per_trial(prof.n_rows, repeats), include=tuple(adapters),
+        sampled_rows=sampled_rows(prof.n_rows) if options.get("subsample", True) else None,
     )
     if not rec.candidates:
         reasons = "; ".join(f"{e.framework}: {e.reason}" for e in rec.excluded)

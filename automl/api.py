@@ -19,6 +19,7 @@ from automl.search import _study
 from automl.search._resampling import fits_per_trial
 from automl.search._settings import SearchSettings
 from automl.search._spec import read_spec
+from automl.search._time_plan import sampled_rows
 from recommender import (
     DatasetProfile,
     HardwareProfile,
@@ -63,7 +64,7 @@ def recommend(
     prof = profile_dataset(clean.frame, target, task=task)
     return recommend_frameworks(
         prof, detect_hardware(), time_budget=time_budget, frameworks=names, device=device,  # type: ignore[arg-type]
-        fits_per_trial=fits_per_trial(prof.n_rows),
+        fits_per_trial=fits_per_trial(prof.n_rows), sampled_rows=sampled_rows(prof.n_rows),
     )
 
 

@@ -199,7 +199,7 @@ def plans(datasets: list[str], budgets: list[float], suite: Path, growth: RowGro
     from automl.search._bagging import plan_bagging
     from automl.search._resampling import fits_per_trial, make_resampling
     from automl.search._settings import SearchSettings
-    from automl.search._time_plan import subsample
+    from automl.search._time_plan import sampled_rows, subsample
     from recommender import detect_hardware, profile_dataset, recommend_frameworks
     from recommender.learned import LearnedRanker, load_model
 
@@ -223,7 +223,8 @@ def plans(datasets: list[str], budgets: list[float], suite: Path, growth: RowGro
             settings = SearchSettings(time_budget=budget, n_trials=None, seed=0, n_jobs=-1, started=0.0)
             for label, ranker in rankers.items():
                 rec = recommend_frameworks(prof, hardware, time_budget=budget, ranker=ranker,
-                                           fits_per_trial=fits_per_trial(prof.n_rows))
+                                           fits_per_trial=fits_per_trial(prof.n_rows),
+                                           sampled_rows=sampled_rows(prof.n_rows))
                 messages: list[str] = []
                 resampling = make_resampling(y, prof.task != "regression", 0)
                 resampling, _ = plan_bagging(resampling, y, rec, settings, None, messages)

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from recommender.evidence import SIMILARITY
+from recommender.explanation import is_network  # the packaged order's own test, not a copy
 from recommender.meta import FEATURES
-from recommender.ranking import _is_network  # the packaged order's own test, not a copy
 
 
 def standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,12 +45,12 @@ def shipped_order(rule_scores: Mapping[str, float], expected: Mapping[str, float
     tie before the cost does (0.62 + 0.05 > 0.60 + 0.07: XGBoost over CatBoost on titanic, the one pick
     of the meta-dataset's holdout label this changes)."""
     anchors = [(rule_scores[f], expected[f]) for f in available
-               if f in expected and f in rule_scores and not _is_network(f)]
+               if f in expected and f in rule_scores and not is_network(f)]
     first = min(available, key=lambda f: (-rule_scores.get(f, -math.inf), seconds.get(f, math.inf)))
     score = {}
     for f in available:
         s = rule_scores.get(f, -math.inf)
-        if f in expected and anchors and _is_network(f):
+        if f in expected and anchors and is_network(f):
             above = [a for a, e in anchors if e >= expected[f]]
             s = min(above) - 0.001 if above else max(a for a, _ in anchors) + 0.001
             if not network_first and f != first:

@@ -25,10 +25,11 @@ from recommender.cost import (
     estimate_fit_seconds,
     gpu_pays,
 )
+from recommender.explanation import explain, gpu_counterfactual, is_network
 from recommender.hardware import HardwareProfile
 from recommender.meta import meta_features
 from recommender.profile import DatasetProfile
-from search_spaces import FrameworkAdapter, RankingFacts, adapter_names, all_adapters, get_adapter
+from search_spaces import FrameworkAdapter, RankingFacts, all_adapters, get_adapter
 
 DeviceChoice = Literal["auto", "cpu", "cuda"]
 #: When no frameworks are named, a candidate without evidence (:mod:`recommender.evidence`) scoring
@@ -185,11 +186,15 @@ class Ranker(ABC):
         device: DeviceChoice = "auto",
         fits_per_trial: float = 1.0,
         include: Sequence[str] = (),
+        sampled_rows: int | None = None,
         counterfactual: bool = False,
     ) -> Recommendation:
         """Rank the frameworks; ``fits_per_trial`` is how many full-data fits one trial costs
         (e.g. 4 for 5-fold cross-validation, 0.8 for an 80% holdout). With ``frameworks=None``
-        the ranker picks the candidates; ``include`` names frameworks it must keep regardless."""
+        the ranker picks the candidates; ``include`` names frameworks it must keep regardless.
+        ``sampled_rows``: the fewest training rows the search may sample a trial down to on this
+        data (None: trials always train on all rows); a framework is too slow for the budget only
+        when a trial on that many rows is."""
         candidates: list[Candidate] = []
         excluded: list[Exclusion] = []
         slow: list[Candidate] = []
@@ -204,6 +209,13 @@ class Ranker(ABC):
             cand = self._candidate(adapter, profile, hardware, device, fits_per_trial)
             per_trial = cand.seconds_per_trial
             if time_budget is not None and per_trial > MAX_BUDGET_SHARE_PER_TRIAL * time_budget:
+                sampled = self._sampled_trial(adapter, profile, hardware, cand.device, sampled_rows)
+                if sampled is not None and sampled <= MAX_BUDGET_SHARE_PER_TRIAL * time_budget:
+                    candidates.append(replace(cand, reasons=(*cand.reasons, (
+                        f"a trial on all rows would take ~{per_trial:.0f} s of the {time_budget:.0f} s budget, so the "
+                        f"search trains trials on a sample of at least {sampled_rows:,} rows (~{sampled:.2g} s a "
+                        "trial there) and the final model on all rows"))))
+                    continue
                 if frameworks is None and adapter.name not in include:
                     slow.append(cand)
                     continue
@@ -234,12 +246,22 @@ class Ranker(ABC):
         if not hardware.has_gpu and candidates and not counterfactual:
             alt = self.rank(
                 profile, _with_gpu(hardware), time_budget=time_budget, frameworks=frameworks, device=device,
-                fits_per_trial=fits_per_trial, include=include, counterfactual=True,
+                fits_per_trial=fits_per_trial, include=include, sampled_rows=sampled_rows, counterfactual=True,
             )
             explanation += gpu_counterfactual(candidates, alt.candidates)
         return Recommendation(
             tuple(candidates), tuple(excluded), time_budget, self.name, tuple(notes), tuple(explanation)
         )
+
+    def _sampled_trial(
+        self, adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile, device: str,
+        rows: int | None,
+    ) -> float | None:
+        """Predicted seconds of one trial trained on ``rows`` sampled rows (None when the search does
+        not sample, or would not sample this data down)."""
+        if rows is None or rows >= profile.n_rows:
+            return None
+        return self.cost(adapter, replace(profile, n_rows=rows), hardware, device).seconds
 
     def _candidate(
         self, adapter: FrameworkAdapter, profile: DatasetProfile, hardware: HardwareProfile, device: DeviceChoice,
@@ -284,7 +306,7 @@ def _with_evidence(candidates: list[Candidate], evidence: ev.Evidence | None, pr
     found = evidence.relative(meta_features(profile), profile.task, [c.framework for c in candidates])
     first = min(candidates, key=lambda c: (-c.score, c.seconds_per_trial))
     anchors = [(c.score, found[c.framework].expected) for c in candidates
-               if c.framework in found and not _is_network(c.framework)]
+               if c.framework in found and not is_network(c.framework)]
     out = []
     for c in candidates:
         est = found.get(c.framework)
@@ -292,7 +314,7 @@ def _with_evidence(candidates: list[Candidate], evidence: ev.Evidence | None, pr
             out.append(c)
             continue
         score, reasons = c.score, list(c.reasons)
-        if _is_network(c.framework):
+        if is_network(c.framework):
             penalties = {r for d, r in _network_rules(ranking_facts(get_adapter(c.framework), profile, hardware))
                          if d < 0}
             reasons = [r for r in reasons if r not in penalties]
@@ -331,56 +353,6 @@ def _prune(candidates: list[Candidate], include: Sequence[str], time_budget: flo
     return kept, trailing
 
 
-def _facts(profile: DatasetProfile) -> str:
-    kinds = profile.kind_counts()
-    n_cat = kinds.get("categorical", 0) + kinds.get("boolean", 0)
-    parts = [f"{profile.n_rows:,} rows", f"{profile.n_features} features"]
-    if n_cat:
-        parts.append(f"{n_cat} categorical")
-    if profile.missing_ratio >= 0.01:
-        parts.append(f"{profile.missing_ratio:.0%} missing")
-    if profile.task != "regression":
-        parts.append(f"{profile.n_classes} classes")
-    return ", ".join(parts)
-
-
-def _speed(c: Candidate, hardware: HardwareProfile) -> str:
-    where = "the GPU" if c.device == "cuda" else f"{hardware.physical_cores} CPU core(s)"
-    return f"one {c.display_name} trial here takes ~{c.seconds_per_trial:.2g} s on {where}"
-
-
-def explain(candidates: Sequence[Candidate], profile: DatasetProfile, hardware: HardwareProfile) -> list[str]:
-    """The ranking in one sentence of facts and numbers: why the first choice, at what cost."""
-    if not candidates:
-        return []
-    top = candidates[0]
-    line = f"{_facts(profile)}: {top.display_name} first"
-    if len(candidates) > 1:
-        second = candidates[1]
-        if round(top.score - second.score, 3) == 0 and 0 < top.seconds_per_trial < second.seconds_per_trial:
-            # a tie is broken by cost: say so rather than print a margin of zero
-            line += (f", level with {second.display_name} and "
-                     f"~{second.seconds_per_trial / top.seconds_per_trial:.1f}x faster per trial")
-        elif top.expected_relative is not None and second.expected_relative is not None:
-            line += (f" (expected {top.expected_relative:.2f} of the best candidate on similar datasets, "
-                     f"{second.display_name} {second.expected_relative:.2f})")
-        else:
-            line += f", then {second.display_name}"
-    networks = [c for c in candidates[2:] if _is_network(c.framework) and c.expected_relative is not None]
-    if networks and not _is_network(top.framework) and not _is_network(candidates[1].framework):
-        net = networks[0]
-        line += f"; a {net.display_name} network {net.expected_relative:.2f}"
-    lines = [line + f"; {_speed(top, hardware)}"]
-    if any(c.expected_relative is not None for c in candidates):
-        lines.append("order: the rules', each network placed by its evidence; 'expected' is a framework's median score "
-                     "relative to the best candidate on the meta-dataset's most similar datasets")
-    return lines
-
-
-def _is_network(framework: str) -> bool:
-    return framework in adapter_names() and get_adapter(framework).network
-
-
 def _with_gpu(hardware: HardwareProfile) -> HardwareProfile:
     """The same machine with one typical GPU that every GPU-capable framework could use."""
     from recommender.hardware import GPUInfo
@@ -390,25 +362,6 @@ def _with_gpu(hardware: HardwareProfile) -> HardwareProfile:
         for name, st in hardware.frameworks.items()
     }
     return replace(hardware, gpus=(GPUInfo(0, "a GPU", 16_000),), frameworks=frameworks)
-
-
-def gpu_counterfactual(now: Sequence[Candidate], with_gpu: Sequence[Candidate]) -> list[str]:
-    """What a GPU would change, where it changes the ranking or makes a candidate much faster."""
-    order_now = [c.framework for c in now]
-    out = []
-    for rank, c in enumerate(with_gpu, 1):
-        if c.device != "cuda":
-            continue
-        before = next((b for b in now if b.framework == c.framework), None)
-        moved = before is None or order_now.index(c.framework) + 1 != rank
-        faster = before is not None and before.seconds_per_trial >= 2 * c.seconds_per_trial
-        if moved or faster:
-            where = "first" if rank == 1 else f"choice #{rank}"
-            out.append(
-                f"with a GPU, {c.display_name} would be {where} at ~{c.seconds_per_trial:.2g} s per trial"
-                + ("" if before is None else f" (now ~{before.seconds_per_trial:.2g} s on the CPU)")
-            )
-    return out[:2]
 
 
 def _choose_device(

@@ -20,6 +20,7 @@ def recommend_frameworks(
     ranker: Ranker | None = None,
     fits_per_trial: float = 1.0,
     include: Sequence[str] = (),
+    sampled_rows: int | None = None,
 ) -> Recommendation:
     """Rank the frameworks for this dataset and machine with ``ranker`` (default:
     :func:`~recommender.learned.default_ranker`); see :meth:`Ranker.rank` for the arguments."""
@@ -27,5 +28,5 @@ def recommend_frameworks(
         ranker = default_ranker()
     return ranker.rank(
         profile, hardware, time_budget=time_budget, frameworks=frameworks, device=device,
-        fits_per_trial=fits_per_trial, include=include,
+        fits_per_trial=fits_per_trial, include=include, sampled_rows=sampled_rows,
     )

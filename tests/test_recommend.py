@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from automl.search._time_plan import SUBSAMPLE_MIN_ROWS, sampled_rows
 from recommender import (
     GPUInfo,
     Ranker,
@@ -17,6 +18,7 @@ from recommender import (
     profile_dataset,
     recommend_frameworks,
 )
+from recommender.cost import CostEstimate
 from search_spaces import get_adapter
 from tests.conftest import make_frame
 
@@ -189,6 +191,32 @@ def test_too_slow_for_budget_is_excluded_but_one_stays() -> None:
     assert len(rec.candidates) == 1
     assert any("too slow for the budget" in e.reason for e in rec.excluded)
     assert rec.notes
+
+
+class _PerRow(RuleBasedRanker):
+    """Costs linear in rows: 0.1 ms a row, and 10 ms a row for XGBoost."""
+
+    def cost(self, adapter, profile, hardware, device):
+        per_row = 1e-2 if adapter.name == "xgboost" else 1e-4
+        return CostEstimate(profile.n_rows * per_row, device, "per row")
+
+
+def test_too_slow_judges_the_trial_on_the_rows_the_search_samples_down_to() -> None:
+    prof = dataclasses.replace(_big_profile(rows=20_000), n_rows=2_000_000)  # 200 s a fit on all rows
+    kwargs = dict(time_budget=60, frameworks=None, ranker=_PerRow())
+    on_all_rows = recommend_frameworks(prof, detect_hardware(), **kwargs)
+    assert "sklearn" not in on_all_rows.frameworks
+    sampled = recommend_frameworks(prof, detect_hardware(), sampled_rows=10_000, **kwargs)
+    sk = next(c for c in sampled.candidates if c.framework == "sklearn")
+    assert sk.seconds_per_trial == pytest.approx(200)  # the cost stays that of all rows: it sizes the sample
+    assert any("a sample of at least 10,000 rows (~1 s a trial there)" in r for r in sk.reasons)
+    reasons = {e.framework: e.reason for e in sampled.excluded}
+    assert reasons["xgboost"].startswith("too slow for the budget")  # 100 s a trial even on the sample
+
+
+def test_the_search_samples_trials_down_only_on_holdout_data_above_the_floor() -> None:
+    assert sampled_rows(10_000) is None and sampled_rows(12_000) is None  # CV / a 9,600-row training split
+    assert sampled_rows(1_000_000) == SUBSAMPLE_MIN_ROWS
 
 
 def test_rankers_share_one_interface() -> None:

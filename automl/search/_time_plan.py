@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from automl.search._best import BestSoFar, Candidates
-from automl.search._resampling import Resampling
+from automl.search._resampling import CV3_MAX_ROWS, HOLDOUT_FRACTION, HOLDOUT_MAX_ROWS, Resampling
 from automl.search._settings import SearchSettings
 from automl.search._spec import RunSpec
 from recommender import Recommendation
@@ -172,6 +172,15 @@ class TimePlan:
         """Whether loading the framework (not imported yet) would eat the time left for trials."""
         left = self.trial_seconds_left()
         return adapter.import_name not in sys.modules and left < 2 * adapter.import_seconds
+
+
+def sampled_rows(n_rows: int) -> int | None:
+    """The fewest training rows :func:`subsample` may leave a trial on ``n_rows`` rows (None: it never
+    samples them): what the recommender judges a slow framework's trial on."""
+    if n_rows <= CV3_MAX_ROWS:
+        return None
+    train = n_rows - int(n_rows * min(HOLDOUT_FRACTION, HOLDOUT_MAX_ROWS / n_rows))
+    return SUBSAMPLE_MIN_ROWS if train > SUBSAMPLE_MIN_ROWS else None
 
 
 def subsample(
