@@ -22,7 +22,9 @@ ladder stops at its training rows).
     python -m benchmarks.cost_growth [--frameworks sklearn xgboost] [--rows 10000 100000 1000000] [--cap 90]
 
 Rows are appended to ``benchmarks/results/cost_growth.jsonl`` with the commit; the report of the
-invocation goes to ``cost_growth.md``. ``--ship`` then writes ``recommender/row_growth.json`` (the
+invocation is appended to ``cost_growth.md``. ``--threads 2`` measures the same fits on two threads
+and reports the speed-up against the one-thread fits of the same sizes (the search runs a trial on
+every free core, the cost model counts one). ``--ship`` then writes ``recommender/row_growth.json`` (the
 exponents of the latest commit's fits, and the most rows a meta-dataset fit saw), which the learned
 cost model uses beyond those rows (:class:`recommender.learned.RowGrowth`).
 
@@ -88,8 +90,10 @@ def predicted(framework: str, family: str, config: dict[str, Any], profile: Any,
     }
 
 
-def measure_one(framework: str, dataset: str, ladder: list[int], cap: float, suite: Path) -> list[dict[str, Any]]:
-    """The ladder for one framework, in this process (``--one``)."""
+def measure_one(
+    framework: str, dataset: str, ladder: list[int], cap: float, suite: Path, threads: int = 1
+) -> list[dict[str, Any]]:
+    """The ladder for one framework on ``threads`` threads, in this process (``--one``)."""
     from threadpoolctl import threadpool_limits
 
     from recommender import profile_dataset
@@ -109,16 +113,16 @@ def measure_one(framework: str, dataset: str, ladder: list[int], cap: float, sui
         profile = profile_dataset(train, target)
         spec = profile.feature_spec()
         config = adapter.default_configs(spec)[0]
-        pipeline = adapter.build(config, spec, seed=0, n_jobs=1)
+        pipeline = adapter.build(config, spec, seed=0, n_jobs=threads)
         X, y = train[list(spec.columns)], train[target]
         started = time.monotonic()
-        with fit_budget(started + cap, predict_rows=valid_rows), threadpool_limits(limits=1):
+        with fit_budget(started + cap, predict_rows=valid_rows), threadpool_limits(limits=threads):
             pipeline.fit(X, y)
             (pipeline.predict if task == "regression" else pipeline.predict_proba)(valid[list(spec.columns)])
         seconds = time.monotonic() - started
         cut = bool(getattr(pipeline[-1], "truncated_", False)) or seconds >= cap
         row = {"framework": framework, "family": config.family, "dataset": dataset, "task": task, "rows": rows,
-               "seconds": round(seconds, 3), "cut": cut, "cap": cap,
+               "seconds": round(seconds, 3), "cut": cut, "cap": cap, "threads": threads,
                **{k: (None if v is None else round(v, 3))
                   for k, v in predicted(framework, config.family, config.params, profile, rows).items()}}
         print(json.dumps(row), flush=True)
@@ -138,9 +142,12 @@ def exponent(g: pd.DataFrame) -> float:
 
 
 def growth(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per framework: its exponent (:func:`exponent`) and measured / learned at each size."""
+    """Per framework (and thread count, when not one): its exponent (:func:`exponent`) and measured /
+    learned at each size."""
     out = []
-    for framework, g in rows.groupby("framework", sort=False):
+    rows = rows.assign(threads=threads_of(rows))
+    for (name, threads), g in rows.groupby(["framework", "threads"], sort=False):
+        framework = name if threads == 1 else f"{name} ({threads} threads)"
         fit = g[(~g.cut) & (g.rows >= GROWTH_FROM_ROWS)]
         line = {"framework": framework, "family": g.family.iloc[0], "exponent": round(exponent(g), 3),
                 "fits": len(fit)}
@@ -149,6 +156,28 @@ def growth(rows: pd.DataFrame) -> pd.DataFrame:
             line[f"{r.rows:,}"] = f"{r.seconds:.1f}s{'*' if r.cut else ''} (x{ratio:.2g})"
         out.append(line)
     return pd.DataFrame(out).set_index("framework")
+
+
+def threads_of(rows: pd.DataFrame) -> pd.Series:
+    """Each fit's threads (rows written before ``--threads`` existed ran on one)."""
+    if "threads" not in rows:
+        return pd.Series(1, index=rows.index)
+    return rows["threads"].fillna(1).astype(int)
+
+
+def speedups(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per framework and size measured on one thread and on more: the latest fit's seconds on each, and
+    the speed-up (one thread's seconds / the others'); uncut fits only."""
+    rows = rows.assign(threads=threads_of(rows))
+    rows = rows[~rows.cut.astype(bool)].drop_duplicates(["framework", "rows", "threads"], keep="last")
+    one = rows[rows.threads == 1].set_index(["framework", "rows"]).seconds
+    out = []
+    for _, r in rows[rows.threads > 1].iterrows():
+        base = one.get((r.framework, r.rows))
+        if base is not None:
+            out.append({"framework": r.framework, "rows": r.rows, "threads": r.threads, "one_thread_s": base,
+                        "seconds": r.seconds, "speedup": round(base / r.seconds, 2)})
+    return pd.DataFrame(out)
 
 
 def meta_dataset_rows(trials: Path = RESULTS / "metadata_trials.jsonl") -> float:
@@ -166,7 +195,7 @@ def ship(results: Path, dataset: str, target: Path, trials: Path = RESULTS / "me
     """Write the row growth the recommender uses (:class:`recommender.learned.RowGrowth`) from the
     latest commit's fits of each framework on ``dataset`` in ``results``."""
     rows = pd.DataFrame([json.loads(line) for line in results.read_text().splitlines() if line.strip()])
-    rows = rows[rows.dataset == dataset]
+    rows = rows[(rows.dataset == dataset) & (threads_of(rows) == 1)]  # the cost model's unit is one thread
     if rows.empty:
         raise SystemExit(f"{results} has no fits on {dataset!r}: run python -m benchmarks.cost_growth first")
     exponents, commits = {}, {}
@@ -245,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS))
     ap.add_argument("--rows", type=int, nargs="+", default=list(LADDER), help="the ladder of training rows")
     ap.add_argument("--cap", type=float, default=90.0, help="a fit's deadline in seconds (a trial's cap)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads per fit (1: the cost model's unit; more measures the speed-up against the "
+                         "one-thread fits of the same sizes already in --out)")
     ap.add_argument("--dataset", default="scale", help="'scale' (generated, 1M+ rows) or a suite dataset")
     ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
     ap.add_argument("--out", type=Path, default=RESULTS / "cost_growth.jsonl")
@@ -270,12 +302,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ladder = sorted(args.rows)
     if args.one:
-        measure_one(args.one, args.dataset, ladder, args.cap, args.suite)
+        measure_one(args.one, args.dataset, ladder, args.cap, args.suite, args.threads)
         return 0
     commit, date, rows = source_commit(), time.strftime("%Y-%m-%d"), []
     for framework in args.frameworks:
         cmd = [sys.executable, "-m", "benchmarks.cost_growth", "--one", framework, "--dataset", args.dataset,
-               "--cap", str(args.cap), "--suite", str(args.suite), "--rows", *map(str, ladder)]
+               "--cap", str(args.cap), "--suite", str(args.suite), "--threads", str(args.threads),
+               "--rows", *map(str, ladder)]
         done = subprocess.run(cmd, capture_output=True, text=True)
         found = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
         if done.returncode != 0:
@@ -291,14 +324,22 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         return 1
     table = growth(pd.DataFrame(rows))
+    threads = "one thread" if args.threads == 1 else f"{args.threads} threads"
     report = "\n".join([
         f"Command: python -m benchmarks.cost_growth --dataset {args.dataset} --frameworks {' '.join(args.frameworks)} "
-        f"--rows {' '.join(map(str, ladder))} --cap {args.cap:g} (at {commit}, {date})", "",
-        "Per framework: one fit of its first default configuration on one thread, then predicting rows/4; "
+        f"--rows {' '.join(map(str, ladder))} --cap {args.cap:g} --threads {args.threads} (at {commit}, {date})", "",
+        f"Per framework: one fit of its first default configuration on {threads}, then predicting rows/4; "
         "exponent b of seconds ~ rows^b from 10,000 rows up; each size: seconds (* cut at the cap) and "
         "(x measured / learned prediction).", "", "```", table.to_string(), "```", "",
     ])
-    args.out.with_suffix(".md").write_text(report)
+    if args.threads > 1:
+        every = pd.DataFrame([json.loads(x) for x in args.out.read_text().splitlines() if x.strip()])
+        gains = speedups(every[every.dataset == args.dataset])
+        if not gains.empty:
+            report += "\n".join(["Speed-up against the latest one-thread fit of the same size in "
+                                  f"{args.out.name}:", "", "```", gains.to_string(index=False), "```", ""])
+    with args.out.with_suffix(".md").open("a") as f:  # one section per invocation
+        f.write("\n" + report)
     print(report)
     return 0
 

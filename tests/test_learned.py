@@ -105,13 +105,14 @@ def test_costs_beyond_the_meta_datasets_rows_grow_by_the_measured_exponent(tmp_p
 def test_the_shipped_row_growth_is_fitted_on_uncut_fits_from_10000_rows(tmp_path: Path) -> None:
     from benchmarks.cost_growth import ship
 
-    def fit(framework: str, rows: int, seconds: float, cut: bool = False) -> dict:
+    def fit(framework: str, rows: int, seconds: float, cut: bool = False, threads: int = 1) -> dict:
         return {"framework": framework, "family": "f", "dataset": "scale", "rows": rows, "seconds": seconds,
-                "cut": cut, "commit": "abc"}
+                "cut": cut, "commit": "abc", "threads": threads}
 
     results = tmp_path / "cost_growth.jsonl"
     fits = [fit("sklearn", 3_000, 9.0), fit("sklearn", 10_000, 1.0), fit("sklearn", 100_000, 10.0),
-            fit("sklearn", 1_000_000, 30.0, cut=True), fit("torch", 10_000, 5.0), fit("torch", 30_000, 90, cut=True)]
+            fit("sklearn", 1_000_000, 30.0, cut=True), fit("torch", 10_000, 5.0), fit("torch", 30_000, 90, cut=True),
+            fit("torch", 100_000, 50.0, threads=2)]  # two threads: a speed-up, not the cost model's unit
     results.write_text("\n".join(json.dumps(f) for f in fits) + "\n")
     trials = tmp_path / "metadata_trials.jsonl"
     trials.write_text(json.dumps({"fold_train_rows": 8_000.0}) + "\n" + json.dumps({"fold_train_rows": 12_000}))
@@ -120,6 +121,21 @@ def test_the_shipped_row_growth_is_fitted_on_uncut_fits_from_10000_rows(tmp_path
     assert shipped.rows == 12_000
     assert shipped.exponent == {"sklearn": pytest.approx(1.0)}  # torch: one uncut fit, no exponent
     assert RowGrowth.from_dict(json.loads(target.read_text())) == shipped
+
+
+def test_the_thread_speedup_pairs_fits_of_the_same_size_and_skips_cut_ones() -> None:
+    from benchmarks.cost_growth import speedups
+
+    rows = pd.DataFrame([
+        {"framework": "xgboost", "rows": 30_000, "seconds": 4.0, "cut": False},  # written before --threads
+        {"framework": "xgboost", "rows": 30_000, "seconds": 2.5, "cut": False, "threads": 2},
+        {"framework": "xgboost", "rows": 100_000, "seconds": 9.0, "cut": False, "threads": 1},
+        {"framework": "xgboost", "rows": 100_000, "seconds": 60.0, "cut": True, "threads": 2},
+        {"framework": "lightgbm", "rows": 30_000, "seconds": 1.0, "cut": False, "threads": 2},  # no one-thread fit
+    ])
+    gains = speedups(rows)
+    assert gains.to_dict("records") == [{"framework": "xgboost", "rows": 30_000, "threads": 2, "one_thread_s": 4.0,
+                                         "seconds": 2.5, "speedup": 1.6}]
 
 
 def test_frameworks_the_model_has_not_seen_rank_after_the_others() -> None:
