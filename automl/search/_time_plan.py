@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from automl.search._best import BestSoFar, Candidates
-from automl.search._resampling import CV3_MAX_ROWS, HOLDOUT_FRACTION, HOLDOUT_MAX_ROWS, Resampling
+from automl.search._resampling import CV3_MAX_ROWS, Resampling, fits_per_trial
 from automl.search._settings import SearchSettings
 from automl.search._spec import RunSpec
 from recommender import Recommendation
@@ -179,7 +179,7 @@ def sampled_rows(n_rows: int) -> int | None:
     samples them): what the recommender judges a slow framework's trial on."""
     if n_rows <= CV3_MAX_ROWS:
         return None
-    train = n_rows - int(n_rows * min(HOLDOUT_FRACTION, HOLDOUT_MAX_ROWS / n_rows))
+    train = n_rows * fits_per_trial(n_rows)  # the holdout's training share
     return SUBSAMPLE_MIN_ROWS if train > SUBSAMPLE_MIN_ROWS else None
 
 
