@@ -132,10 +132,14 @@ def measure_one(
     return out
 
 
+def growth_fits(g: pd.DataFrame) -> pd.DataFrame:
+    """The fits an exponent is measured on: uncut, from :data:`GROWTH_FROM_ROWS` rows up."""
+    return g[(~g.cut.astype(bool)) & (g.rows >= GROWTH_FROM_ROWS)]
+
+
 def exponent(g: pd.DataFrame) -> float:
-    """The least-squares b of seconds ~ rows^b over the uncut fits from :data:`GROWTH_FROM_ROWS` rows
-    (NaN with fewer than two)."""
-    fit = g[(~g.cut.astype(bool)) & (g.rows >= GROWTH_FROM_ROWS)]
+    """The least-squares b of seconds ~ rows^b over :func:`growth_fits` (NaN with fewer than two sizes)."""
+    fit = growth_fits(g)
     if fit.rows.nunique() < 2:
         return math.nan
     return float(np.polyfit(np.log10(fit.rows), np.log10(fit.seconds), 1)[0])
@@ -148,9 +152,8 @@ def growth(rows: pd.DataFrame) -> pd.DataFrame:
     rows = rows.assign(threads=threads_of(rows))
     for (name, threads), g in rows.groupby(["framework", "threads"], sort=False):
         framework = name if threads == 1 else f"{name} ({threads} threads)"
-        fit = g[(~g.cut) & (g.rows >= GROWTH_FROM_ROWS)]
         line = {"framework": framework, "family": g.family.iloc[0], "exponent": round(exponent(g), 3),
-                "fits": len(fit)}
+                "fits": len(growth_fits(g))}
         for _, r in g.iterrows():
             ratio = r.seconds / r.learned_s if r.learned_s else math.nan
             line[f"{r.rows:,}"] = f"{r.seconds:.1f}s{'*' if r.cut else ''} (x{ratio:.2g})"
