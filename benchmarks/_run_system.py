@@ -83,7 +83,10 @@ def run_autogluon(
     from autogluon.tabular import TabularPredictor
 
     with tempfile.TemporaryDirectory() as path:
-        predictor = TabularPredictor(label=target, problem_type=task, path=path, verbosity=0)
+        # random_state seeds AutoGluon's fold partitions (its default is 0, the seed these rows had before).
+        predictor = TabularPredictor(
+            label=target, problem_type=task, path=path, verbosity=0, learner_kwargs={"random_state": seed}
+        )
         # The default preset, as a user would run it; "best_quality": bagged and stacked ensembles.
         predictor.fit(train, time_limit=budget, **({"presets": presets} if presets else {}))
         features = test.drop(columns=[target])
