@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
                 options = args.automl_options if system == "automl" else "{}"
                 record = run_one(system, args.suite, entry["name"], budget, args.seed, options)
                 row = {"invocation": invocation, "machine": machine, "versions": env, "system": name,
-                       "commit": commit,
+                       "commit": commit, "seed": args.seed,
                        "options": json.loads(options),
                        "dataset": entry["name"], "task": entry["task"], "budget": budget, "constant": constant,
                        **record}

@@ -183,6 +183,31 @@ def speedups(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def recheck(results: Path, dataset: str, suite: Path) -> pd.DataFrame:
+    """The fits in ``results`` (one thread, the latest of each framework and size on ``dataset``) against
+    what the shipped cost model predicts for them now, beside what it predicted when they were measured."""
+    from recommender import profile_dataset
+    from search_spaces import get_adapter
+
+    rows = pd.DataFrame([json.loads(line) for line in results.read_text().splitlines() if line.strip()])
+    rows = rows[(rows.dataset == dataset) & (threads_of(rows) == 1)]
+    rows = rows.drop_duplicates(["framework", "rows"], keep="last").sort_values(["framework", "rows"])
+    frame, target, _ = load_frame(dataset, int(rows.rows.max()), suite)
+    order = np.random.default_rng(0).permutation(len(frame))
+    out = []
+    for n, group in rows.groupby("rows"):
+        profile = profile_dataset(frame.iloc[order[:n]], target)
+        spec = profile.feature_spec()
+        for _, r in group.iterrows():
+            config = get_adapter(r.framework).default_configs(spec)[0]
+            now = predicted(r.framework, config.family, config.params, profile, n)
+            out.append({"framework": r.framework, "rows": n, "measured_s": r.seconds, "cut": bool(r.cut),
+                        "learned_then_s": r.learned_s, "learned_now_s": now["learned_s"],
+                        "per_trial_now_s": now["learned_trial_s"],
+                        "measured/now": round(r.seconds / now["learned_s"], 2) if now["learned_s"] else math.nan})
+    return pd.DataFrame(out).sort_values(["framework", "rows"])
+
+
 def meta_dataset_rows(trials: Path = RESULTS / "metadata_trials.jsonl") -> float:
     """The most training rows one fit of the meta-dataset saw (what the learned cost models know)."""
     most = 0.0
@@ -290,7 +315,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="only print what the search would decide on these datasets ('scale' too) with and "
                          "without the shipped row growth, at --budgets; nothing is trained")
     ap.add_argument("--budgets", type=float, nargs="+", default=[60.0, 300.0], help="for --plans")
+    ap.add_argument("--recheck", action="store_true",
+                    help="only print --out's fits against the shipped cost model's predictions now (nothing is fitted)")
     args = ap.parse_args(argv)
+    if args.recheck:
+        print(f"Command: python -m benchmarks.cost_growth --recheck --dataset {args.dataset} (at {source_commit()}); "
+              "cut: the fit reached the cap, so its seconds are a lower bound\n")
+        print(recheck(args.out, args.dataset, args.suite).to_string(index=False))
+        return 0
     if args.plans:
         table = plans(args.plans, args.budgets, args.suite)
         report = "\n".join([f"Command: python -m benchmarks.cost_growth --plans {' '.join(args.plans)} --budgets "

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import recommender_gap as gap
+from benchmarks._censored import censored_ridge
 from benchmarks.metadata import RUNS, load_runs, load_trials, trials_path
 from benchmarks.recommender_gap import Pick
 from benchmarks.recommender_rankers import (
@@ -192,12 +193,31 @@ def select_scores(table: pd.DataFrame, frameworks: list[str]) -> tuple[dict[str,
     return {key: best[key] for key in ("k", "columns", "shrink")}, tried
 
 
-def fit_fold_seconds(runs: pd.DataFrame, framework: str) -> Linear | None:
-    rows = runs[(runs.framework == framework) & (runs.status == "ok") & (runs.fold_seconds_median > 0)]
+def mark_cut_medians(runs: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with ``median_cut``: the run's median fold seconds are a lower bound, because at least half
+    of its finished trials were cut at their deadline (the median is then a cut fold's seconds or below)."""
+    share = cost_trials(trials).groupby(["dataset", "framework"]).cut.mean()
+    keys = pd.MultiIndex.from_arrays([runs.dataset, runs.framework])
+    return runs.assign(median_cut=(share.reindex(keys).fillna(0.0).to_numpy() >= 0.5))
+
+
+def run_censored(runs: pd.DataFrame) -> pd.Series:
+    """Per run: its median fold seconds are a lower bound (:func:`mark_cut_medians`; False where not marked)."""
+    if "median_cut" not in runs:
+        return pd.Series(False, index=runs.index)
+    return runs.median_cut.fillna(False).astype(bool)
+
+
+def fit_fold_seconds(runs: pd.DataFrame, framework: str, censoring: bool = True) -> Linear | None:
+    rows = runs[(runs.framework == framework) & (runs.status == "ok") & (runs.fold_seconds_median > 0)
+                & runs.fold_train_rows.notna()]
     if len(rows) < 3:
         return None
     X = np.vstack([feature_vector(meta_of(r), r["task"], r["fold_train_rows"]) for r in rows.to_dict("records")])
-    return ridge(X, np.log10(rows.fold_seconds_median.to_numpy(dtype=float)), list(FEATURES))
+    y = np.log10(rows.fold_seconds_median.to_numpy(dtype=float))
+    if not censoring:  # every median taken as a measurement (the model before the censored fit)
+        return ridge(X, y, list(FEATURES))
+    return censored_ridge(X, y, run_censored(rows).to_numpy(), list(FEATURES), RIDGE_ALPHA)
 
 
 def fit_memory(runs: pd.DataFrame, framework: str) -> Linear | None:
@@ -210,13 +230,19 @@ def fit_memory(runs: pd.DataFrame, framework: str) -> Linear | None:
 
 
 def cost_trials(trials: pd.DataFrame) -> pd.DataFrame:
-    """Trials whose fold time is a measurement of a whole fit: finished, not cut off at a deadline."""
-    t = trials[(trials.state == "COMPLETE") & (~trials.truncated.fillna(False).astype(bool))]
-    return t[t.fold_seconds.notna() & (t.fold_seconds > 0)]
+    """Finished trials with their fold seconds, and ``cut``: the fold was stopped at the trial's deadline, so
+    its seconds are a lower bound of what the whole fit takes (see :mod:`benchmarks._censored`)."""
+    t = trials[(trials.state == "COMPLETE") & trials.fold_seconds.notna() & (trials.fold_seconds > 0)
+               & trials.fold_train_rows.notna()]
+    return t.assign(cut=t.truncated.astype("boolean").fillna(False).astype(bool))
 
 
-def fit_trial_seconds(trials: pd.DataFrame, metas: Mapping[str, dict], framework: str) -> TrialCost | None:
+def fit_trial_seconds(
+    trials: pd.DataFrame, metas: Mapping[str, dict], framework: str, censoring: bool = True
+) -> TrialCost | None:
     t = cost_trials(trials[trials.framework == framework])
+    if not censoring:  # the cut trials left out (the model before the censored fit)
+        t = t[~t.cut]
     t = t[t.dataset.isin(list(metas))]
     if len(t) < 5:
         return None
@@ -233,16 +259,19 @@ def fit_trial_seconds(trials: pd.DataFrame, metas: Mapping[str, dict], framework
         for r in t.to_dict("records")
     ])
     names = [*FEATURES, *(f"family={f}" for f in families), *params]
-    return TrialCost(families, params, ridge(X, np.log10(t.fold_seconds.to_numpy(dtype=float)), names))
+    y = np.log10(t.fold_seconds.to_numpy(dtype=float))
+    model = censored_ridge(X, y, t.cut.to_numpy(), names, RIDGE_ALPHA) if censoring else ridge(X, y, names)
+    return TrialCost(families, params, model)
 
 
 def train(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str], label: str = "holdout", *,
-          scores: bool = True) -> LearnedModel:
-    """The score model on ``label`` (unless ``scores`` is False) and the cost models."""
+          scores: bool = True, censoring: bool = True) -> LearnedModel:
+    """The score model on ``label`` (unless ``scores`` is False) and the cost models (``censoring``: cut
+    fits as lower bounds, see :mod:`benchmarks._censored`)."""
     ok = runs[runs.status == "ok"]
     metas = dict(zip(ok.dataset, (meta_of(r) for r in ok.to_dict("records")), strict=True))
-    fold = {f: m for f in frameworks if (m := fit_fold_seconds(runs, f)) is not None}
-    trial = {f: m for f in frameworks if (m := fit_trial_seconds(trials, metas, f)) is not None}
+    fold = {f: m for f in frameworks if (m := fit_fold_seconds(runs, f, censoring)) is not None}
+    trial = {f: m for f in frameworks if (m := fit_trial_seconds(trials, metas, f, censoring)) is not None}
     memory = {f: m for f in frameworks if (m := fit_memory(runs, f)) is not None}
     score = None
     if scores:
@@ -284,6 +313,45 @@ def refresh_evidence(runs: pd.DataFrame, path: Path, label: str | None = None) -
         v = evidence.scores[f][~np.isnan(evidence.scores[f])]
         print(f"  {f:9s} normalised score on {len(v)} datasets: median {np.median(v):.3f}, mean {v.mean():.3f}, "
               f"best (1.0) on {int((v >= 1.0).sum())}")
+    return 0
+
+
+CENSORED, UNCENSORED = "cut fits as lower bounds", "cut fits left out (trials) or taken as measured (runs)"
+
+
+def refresh_costs(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str], path: Path,
+                  eval_only: bool = False) -> int:
+    """Evaluate the cost models fitted both ways (grouped leave-one-dataset-out, cut fits judged as lower
+    bounds) and write the better one's cost models into the model file at ``path`` if it beats the
+    rule-based cost there (:func:`parts_to_ship`); the score model and the evidence stay as they are."""
+    results = {CENSORED: evaluate_costs(runs, trials, frameworks, censoring=True),
+               UNCENSORED: evaluate_costs(runs, trials, frameworks, censoring=False)}
+    for name, result in results.items():
+        print(f"\n## {name}\n")
+        for part in ("cost", "run_cost"):
+            for method, figures in result[part].items():
+                unit = "trials" if part == "cost" else "runs"
+                print(f"  {method:<52} {figures[unit]:>5} {unit}: median |log ratio| "
+                      f"{figures['median_abs_log_ratio']:.3f}, within 2x {figures['within_2x']:.3f}")
+
+    def key(name: str) -> tuple[float, float]:
+        figures = results[name]["cost"][LEARNED_TYPICAL]
+        return figures["median_abs_log_ratio"], -figures["within_2x"]
+
+    best = min(results, key=key)
+    ships = parts_to_ship({"ranking": {}, "cost": results[best]["cost"]})["cost"]
+    print(f"\nbetter: {best}; {'beats' if ships else 'does not beat'} the rule-based cost")
+    if eval_only or not ships:
+        return 0
+    old = LearnedModel.from_dict(json.loads(path.read_text()))
+    fitted = train(runs, trials, frameworks, scores=False, censoring=best == CENSORED)
+    trained_on = {**old.trained_on, "costs": {
+        "fitted": best, "trials": int(len(trials)), "runs": int(len(runs)), "commit": _head(),
+        "date": datetime.date.today().isoformat(), "command": "python -m benchmarks.recommender_model --costs-only",
+        "evaluation": json.loads(json.dumps(results))}}
+    LearnedModel(old.score, fitted.seconds_per_fold, fitted.trial_seconds, old.memory_mb, trained_on,
+                 old.evidence).save(path)
+    print(f"wrote the cost models ({best}) into {path}")
     return 0
 
 
@@ -392,8 +460,11 @@ def evaluate_ranking(runs: pd.DataFrame, frameworks: list[str], label: str = "ho
             "chosen": {method: dict(sorted(c.items(), key=lambda kv: -kv[1])) for method, c in chosen.items()}}
 
 
-def evaluate_costs(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str]) -> dict[str, Any]:
-    """Grouped leave-one-dataset-out of the cost models: per trial, per run, and memory."""
+def evaluate_costs(
+    runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str], censoring: bool = True
+) -> dict[str, Any]:
+    """Grouped leave-one-dataset-out of the cost models: per trial, per run, and memory. A fit cut at its
+    deadline counts with its seconds as a lower bound (:func:`cost_error`), whichever model is judged."""
     table = dataset_table(runs, "holdout")
     rule_cost = runs.set_index(["dataset", "framework"])[["rule_based.seconds_per_fit", "meta.n_rows"]]
     cost_errors: dict[str, list[float]] = {LEARNED_TRIAL: [], LEARNED_TYPICAL: [], "rule-based": []}
@@ -405,7 +476,8 @@ def evaluate_costs(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[st
         train_t = table[table.group != group]
         test_t = table[table.group == group]
         train_runs = runs[runs.dataset.isin(train_t.index)]
-        model = train(train_runs, trials[trials.dataset.isin(train_t.index)], frameworks, scores=False)
+        model = train(train_runs, trials[trials.dataset.isin(train_t.index)], frameworks, scores=False,
+                      censoring=censoring)
         seen = train_runs[train_runs.status == "ok"]
         typical_memory = (seen.peak_mb - seen.baseline_mb).clip(lower=1.0).groupby(seen.framework).median().dropna()
         for name, row in test_t.iterrows():
@@ -413,17 +485,18 @@ def evaluate_costs(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[st
                 _run_cost_errors(model, typical_memory, row, r, run_errors, memory_errors)
             held = cost_trials(trials[trials.dataset == name])
             for r in held.to_dict("records"):
+                measured, cut = r["fold_seconds"], r["cut"]
                 predicted = model.trial_fold_seconds(r["framework"], row.meta, row.task, r["fold_train_rows"],
                                                      r["family"], r["config"] or {})
                 if predicted is not None:
-                    cost_errors[LEARNED_TRIAL].append(math.log(predicted / r["fold_seconds"]))
+                    cost_errors[LEARNED_TRIAL].append(cost_error(predicted, measured, cut))
                 typical = model.fold_seconds(r["framework"], row.meta, row.task, r["fold_train_rows"])
                 if typical is not None:
-                    cost_errors[LEARNED_TYPICAL].append(math.log(typical / r["fold_seconds"]))
+                    cost_errors[LEARNED_TYPICAL].append(cost_error(typical, measured, cut))
                 if (name, r["framework"]) in rule_cost.index:
                     rule_pred = _rule_fold_seconds(*rule_cost.loc[(name, r["framework"])], r["fold_train_rows"])
                     if rule_pred is not None:
-                        cost_errors["rule-based"].append(math.log(rule_pred / r["fold_seconds"]))
+                        cost_errors["rule-based"].append(cost_error(rule_pred, measured, cut))
     return {"cost": {method: _error_figures(errs, "trials") for method, errs in cost_errors.items()},
             "run_cost": {method: _error_figures(errs, "runs") for method, errs in run_errors.items()},
             "memory": {method: _error_figures(errs, "runs") for method, errs in memory_errors.items()}}
@@ -462,6 +535,13 @@ def label_agreement(runs: pd.DataFrame, frameworks: list[str]) -> dict[str, Any]
             "cv_best_hits_holdout": hits(cv, holdout)}
 
 
+def cost_error(predicted: float, measured: float, lower_bound: bool = False) -> float:
+    """log(predicted / measured); where ``measured`` is only a lower bound (a fit cut at its deadline), a
+    prediction above it is not an error and one below it is wrong by at least the ratio."""
+    error = math.log(predicted / measured)
+    return min(error, 0.0) if lower_bound else error
+
+
 def _rule_fold_seconds(per_fit: Any, n_rows: Any, fold_rows: float) -> float | None:
     """The rule-based seconds per fit on all rows, scaled (linearly) to a fold's training rows."""
     if per_fit is None or pd.isna(per_fit) or not n_rows:
@@ -475,13 +555,14 @@ def _run_cost_errors(model: LearnedModel, typical_memory: pd.Series, row: pd.Ser
     ``typical_memory``: per framework, the median memory a search added on the training datasets."""
     framework, measured = run["framework"], run.get("fold_seconds_median")
     if measured and measured > 0 and pd.notna(run.get("fold_train_rows")):
+        cut = bool(run.get("median_cut", False))
         typical = model.fold_seconds(framework, row.meta, row.task, run["fold_train_rows"])
         if typical is not None:
-            run_errors[LEARNED_FRAMEWORK].append(math.log(typical / measured))
+            run_errors[LEARNED_FRAMEWORK].append(cost_error(typical, measured, cut))
         rule_pred = _rule_fold_seconds(run.get("rule_based.seconds_per_fit"), run.get("meta.n_rows"),
                                        run["fold_train_rows"])
         if rule_pred is not None:
-            run_errors["rule-based"].append(math.log(rule_pred / measured))
+            run_errors["rule-based"].append(cost_error(rule_pred, measured, cut))
     if pd.notna(run.get("peak_mb")) and pd.notna(run.get("baseline_mb")):
         added = max(float(run["peak_mb"]) - float(run["baseline_mb"]), 1.0)
         predicted = model.memory(framework, row.meta, row.task)
@@ -595,12 +676,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="the scores that train and judge the ranking (default: cv when every run has one)")
     ap.add_argument("--evidence-only", action="store_true",
                     help="only refresh the evidence in the model file from the table (seconds; no evaluation)")
+    ap.add_argument("--costs-only", action="store_true",
+                    help="only evaluate the cost models, with cut fits as lower bounds and without, and write the "
+                         "better into the model file where it beats the rule-based cost (its other parts unchanged)")
     args = ap.parse_args(argv)
     runs = load_runs(args.runs)
     if args.evidence_only:
         return refresh_evidence(runs, args.model, args.label)
     trials = load_trials(trials_path(args.runs), args.runs)
     frameworks = sorted(runs.framework.unique())
+    runs = mark_cut_medians(runs, trials)
+    if args.costs_only:
+        return refresh_costs(runs, trials, frameworks, args.model, args.eval_only)
     result = evaluate(runs, trials, frameworks, labels_to_report(runs, args.label))
     text = report(result)
     print(text)

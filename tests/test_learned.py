@@ -310,3 +310,34 @@ def test_only_parts_that_beat_what_they_replace_ship(learned_rank, learned_cost,
         "cost": {LEARNED_TYPICAL: cost(*learned_cost), "rule-based": cost(1.26, 0.23)},
     }
     assert parts_to_ship(result) == expected
+
+
+def test_cut_fits_are_lower_bounds_in_the_cost_fit_and_its_evaluation() -> None:
+    from benchmarks._censored import censored_ridge
+    from benchmarks.recommender_model import cost_error
+    from benchmarks.recommender_model import ridge as trainer_ridge
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 3, 400)
+    true = 0.5 + 1.0 * x + rng.normal(0, 0.2, 400)
+    X = x.reshape(-1, 1)
+    # Nothing cut: the censored fit is the ridge.
+    exact = censored_ridge(X, true, np.zeros(400, dtype=bool), ["x"], 1.0)
+    reference = trainer_ridge(X, true, ["x"])
+    for at in (0.0, 1.5, 3.0):
+        assert exact.predict(np.array([at])) == pytest.approx(reference.predict(np.array([at])), abs=0.01)
+    # Fits cut at a deadline of 10**2 (log10 seconds 2): leaving them out, or taking the cut value as the
+    # measurement, both learn the large fits too cheap; the censored fit recovers the slope (predictions
+    # are clipped at 10x the largest value seen, here 3.0).
+    cut = true > 2.0
+    seen = np.where(cut, 2.0, true)
+    censored = censored_ridge(X, seen, cut, ["x"], 1.0)
+    as_measured = trainer_ridge(X, seen, ["x"])
+    left_out = trainer_ridge(X[~cut], seen[~cut], ["x"])
+    at_top = np.array([2.4])  # true 2.9
+    assert censored.predict(at_top) == pytest.approx(2.9, abs=0.1)
+    assert as_measured.predict(at_top) < 2.6 and left_out.predict(at_top) < 2.75
+    # The evaluation: a prediction above a lower bound is no error, one below it is.
+    assert cost_error(20.0, 10.0, lower_bound=True) == 0.0
+    assert cost_error(5.0, 10.0, lower_bound=True) == pytest.approx(np.log(0.5))
+    assert cost_error(20.0, 10.0) == pytest.approx(np.log(2.0))
