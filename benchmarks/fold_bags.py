@@ -72,7 +72,7 @@ def one_split(df: pd.DataFrame, target: str, task: str, seed: int) -> list[dict[
     train, test = train_test_split(df, test_size=0.25, random_state=seed,
                                    stratify=df[target] if classification else None)
     train, test = train.reset_index(drop=True), test.reset_index(drop=True)
-    profile = profile_dataset(train, target)
+    profile = profile_dataset(train, target, task=task)  # type: ignore[arg-type]
     spec = profile.feature_spec()
     X, y, X_test = train[list(spec.columns)], train[target], test[list(spec.columns)]
     splits = make_resampling(y, classification, seed, repeats=1).splits
