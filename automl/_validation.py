@@ -302,7 +302,7 @@ SEARCH_OPTIONS = {
     "pruner": ("sha", "median", "none"),
     "allocation": ("cost", "uniform", "sampler"),
     "subsample": (True, False),
-    "bagging": (True, False, "all"),
+    "bagging": (True, False, "medium"),
     "cv_repeats": (1, 2, 3, 4, 5),
     "isolation": ("none", "process"),
     # Keras 3's backend for this process (and its trial processes); "auto": the fastest measured here.

@@ -119,9 +119,10 @@ def fit(
     ``allocation`` ("cost": the next framework by estimated cost for improvement; "uniform": frameworks
     take turns; "sampler": TPE's)
     , ``subsample`` (bool: on large data, trials train on a sample of the rows; the refit uses all),
-    ``bagging`` (default True: on 10,000 to 200,000 rows, each trial is a k-fold bag whose fold
-    models are kept and averaged, with no refit, when the time plan says enough trials fit; "all":
-    also on up to 10,000 rows, the cross-validation's fold models averaged instead of a refit)
+    ``bagging`` (default True: up to 10,000 rows the final model averages the cross-validation's fold
+    models instead of a refit on all rows, and on 10,000 to 200,000 rows each trial is a k-fold bag
+    whose fold models are kept, when the time plan says enough trials fit; "medium": only the latter,
+    small data refits; False: neither)
     and ``cv_repeats`` (1-5, default 3: how often 5-fold cross-validation is drawn on up to 1,000 rows).
     """
     if verbosity not in (0, 1, 2):

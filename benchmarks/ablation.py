@@ -35,14 +35,14 @@ VARIANTS: dict[str, dict] = {
     "no-cv-repeats": {"cv_repeats": 1},
     # Medium data validated on the holdout instead of k-fold bags.
     "no-bagging": {"bagging": False},
-    # Small data's cross-validation fold models averaged instead of a refit on all rows.
-    "small-bags": {"bagging": "all"},
+    # Small data refitted on all rows instead of averaging the cross-validation's fold models.
+    "small-refit": {"bagging": "medium"},
 }
 #: Row subsampling only acts on large data: its variant runs on the suite's large datasets.
 SUBSAMPLE_DATASETS = ["adult", "diamonds", "california_houses"]
 #: Repeated cross-validation only acts on data up to 1,000 rows.
 SMALL_DATASETS = ["iris", "breast_cancer", "diabetes", "penguins", "hitters", "credit_g"]
-#: Cross-validation (hence bagging="all") acts on data up to 10,000 rows.
+#: Cross-validation (hence small-refit) acts on data up to 10,000 rows.
 CV_DATASETS = [*SMALL_DATASETS, "geographical_music", "mfeat_factors", "sick", "phoneme"]
 #: k-fold bags in place of the holdout act on 10,000 to 200,000 rows.
 BAGGED_DATASETS = ["adult", "california_houses", "diamonds"]
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for name in args.variants:
         datasets = args.datasets or {
-            "no-subsample": SUBSAMPLE_DATASETS, "no-cv-repeats": SMALL_DATASETS, "small-bags": CV_DATASETS,
+            "no-subsample": SUBSAMPLE_DATASETS, "no-cv-repeats": SMALL_DATASETS, "small-refit": CV_DATASETS,
             "no-bagging": BAGGED_DATASETS,
         }.get(name)
         argv_ = ["--budgets", str(args.budget), "--systems", "automl", "--label", name, "--suite", args.suite,

@@ -85,27 +85,27 @@ def test_large_data_keeps_its_holdout():
 @pytest.mark.parametrize("n, kept_folds", [(5_000, 3), (600, 5)])
 def test_small_data_keeps_its_cross_validation_and_bags_the_first_repeats_folds(n, kept_folds):
     """Up to 10,000 rows the search cross-validates anyway: the same splits, their models kept."""
-    cv, kept, _ = _plan(n, 0.01)  # the default: a refit on all rows
+    cv, kept, _ = _plan(n, 0.01, bagging="medium")  # "medium": a refit on all rows
     assert kept is cv and not kept.bagged
-    cv, bagged, messages = _plan(n, 100.0, bagging="all")  # whatever the cost: keeping fold models costs no training
+    cv, bagged, messages = _plan(n, 100.0)  # the default, whatever the cost: keeping fold models costs no training
     assert bagged.bagged and bagged.splits is cv.splits and bagged.repeats == cv.repeats
     assert bagged.kept_folds == kept_folds and cv.kept_folds == 0 and messages == []
     assert "no refit" in bagged.describe() and ("repeated 3 times" in bagged.describe()) == (n <= 1_000)
-    isolated, kept, _ = _plan(n, 0.01, bagging="all", isolation="process")  # a child process sends back one model
+    isolated, kept, _ = _plan(n, 0.01, isolation="process")  # a child process sends back one model
     assert kept is isolated and not kept.bagged
 
 
-def test_bagging_all_averages_a_small_data_searchs_fold_models_and_the_default_refits():
+def test_a_small_data_search_averages_its_fold_models_by_default_and_refits_with_medium():
     df = make_frame("binary", n=120)
     r = automl.fit(df, "y", time_budget=20, n_trials=3, frameworks=["sklearn"], verbosity=0, seed=0, ensemble=False,
-                   search_options={"cv_repeats": 2, "bagging": "all"})
+                   search_options={"cv_repeats": 2})
     assert r.refit.startswith("no refit: the final model averages trial") and "5 fold models" in r.refit
     assert len(r.best_model.members) == 5 and r.validation.endswith("first repeat's 5 fold models, no refit)")
     best = r.leaderboard.iloc[0]
     assert len(best.fold_scores) == 10  # both repeats scored; only the first one's models are kept
     np.testing.assert_allclose(r.predict_proba(df.head(7)).sum(axis=1), 1.0, atol=1e-9)
     off = automl.fit(df, "y", time_budget=20, n_trials=3, frameworks=["sklearn"], verbosity=0, seed=0,
-                     ensemble=False, search_options={"cv_repeats": 2})
+                     ensemble=False, search_options={"cv_repeats": 2, "bagging": "medium"})
     assert off.refit.startswith("refitted on all rows") and "no refit" not in off.validation
 
 
@@ -150,8 +150,7 @@ def test_a_search_whose_bags_are_too_large_refits_and_says_so(monkeypatch):
 
     monkeypatch.setattr(_best, "BAG_MEMORY_SHARE", 1e-15)  # a few bytes: no bag fits
     df = make_frame("binary", n=120)
-    r = automl.fit(df, "y", time_budget=20, n_trials=3, frameworks=["sklearn"], verbosity=0, seed=0,
-                   search_options={"bagging": "all"})
+    r = automl.fit(df, "y", time_budget=20, n_trials=3, frameworks=["sklearn"], verbosity=0, seed=0)
     assert any("fold models would hold" in m and "were not kept" in m for m in r.messages)
     assert r.refit.startswith("refitted on all rows")
     assert "no ensemble: fewer than 2 trials to combine whose fold models were kept" in r.refit
@@ -179,8 +178,9 @@ def test_the_decision_is_kept_in_the_spec_for_resume_and_workers():
     assert resampling.bagged and resampling.n_splits == 3
 
 
-def test_bagging_is_a_search_option_that_must_be_a_bool_or_all():
-    with pytest.raises(automl.InputError, match=r"search_options\['bagging'\] must be one of \[True, False, 'all'\]"):
+def test_bagging_is_a_search_option_that_must_be_a_bool_or_medium():
+    rule = r"search_options\['bagging'\] must be one of \[True, False, 'medium'\]"
+    with pytest.raises(automl.InputError, match=rule):
         automl.fit(make_frame("binary", n=60), "y", time_budget=10, search_options={"bagging": "yes"})
 
 

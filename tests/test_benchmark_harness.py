@@ -246,7 +246,7 @@ def test_benchmark_rows_say_where_each_frameworks_seconds_went():
     assert set(row["trials_by_framework"]) == {"sklearn"} and row["trials_by_framework"]["sklearn"] >= 1
     assert set(row["seconds_by_framework"]) == {"sklearn"} and row["seconds_by_framework"]["sklearn"] > 0
     assert row["proba"].shape == (60, 2)
-    assert row["refit"].startswith("refitted on all rows")  # how the final model came to be
+    assert row["refit"].startswith("no refit: the final model averages trial")  # how the final model came to be
 
 
 def test_trial_seconds_groups_a_studys_trials_by_framework_and_family():

@@ -104,7 +104,7 @@ def test_a_best_trial_stopped_at_its_deadline_keeps_its_model_and_no_time_waits_
     _patch(monkeypatch, [lambda d: bad.LearnsUntilItsDeadline()] + [lambda d: bad.RunsUntilItsDeadline()] * 50)
     result = automl.fit(
         df, "y", time_budget=8, frameworks=["sklearn"], verbosity=0, ensemble=False,
-        search_options={"portfolio": False, "trial_timeout": 2},
+        search_options={"portfolio": False, "trial_timeout": 2, "bagging": "medium"},  # the refit's path
     )
     board = result.leaderboard.set_index("trial")
     assert result.study.best_trial.number == 0 and bool(board.loc[0, "truncated"])
@@ -114,6 +114,15 @@ def test_a_best_trial_stopped_at_its_deadline_keeps_its_model_and_no_time_waits_
     # The trials after it ran on into the ~3.4 s (0.25 + 2 s x 1.25 x 1.25) a refit would have kept
     # back: two or more 2 s trials after it, where that reserve left room for one.
     assert (board.index > 0).sum() >= 2, board
+
+    # By default small data keeps the fold models: the cut trial's own fold models are the final model.
+    _patch(monkeypatch, [lambda d: bad.LearnsUntilItsDeadline()] + [lambda d: bad.RunsUntilItsDeadline()] * 50)
+    bagged = automl.fit(
+        df, "y", time_budget=8, frameworks=["sklearn"], verbosity=0, ensemble=False,
+        search_options={"portfolio": False, "trial_timeout": 2},
+    )
+    assert bagged.study.best_trial.number == 0 and bagged.refit.startswith("no refit: the final model averages trial 0's")
+    assert all(isinstance(m[-1], bad.LearnsUntilItsDeadline) for m in bagged.best_model.members)
 
 
 def test_in_process_trials_record_errors_and_non_finite_predictions(monkeypatch: pytest.MonkeyPatch) -> None:

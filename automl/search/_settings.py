@@ -27,8 +27,8 @@ class SearchSettings:
     pruner: str = "sha"  # "sha" (successive halving), "median" or "none", per framework
     allocation: str = "cost"  # "cost" (estimated cost for improvement) or "sampler" (TPE picks)
     subsample: bool = True  # search on a sample of a large holdout's training rows, refit on all
-    #: Medium data: k-fold bags (fold models kept, no refit) when the time plan allows; "all": small
-    #: data's cross-validation folds kept too (no refit); False: neither.
+    #: True: small data's cross-validation fold models kept (no refit), and on medium data k-fold bags
+    #: when the time plan allows; "medium": only the latter (small data refits on all rows); False: neither.
     bagging: bool | str = True
     #: "process": each trial runs in a child process that is killed at the trial's deadline or memory cap.
     isolation: str = "none"
