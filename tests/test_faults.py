@@ -121,7 +121,8 @@ def test_a_best_trial_stopped_at_its_deadline_keeps_its_model_and_no_time_waits_
         df, "y", time_budget=8, frameworks=["sklearn"], verbosity=0, ensemble=False,
         search_options={"portfolio": False, "trial_timeout": 2},
     )
-    assert bagged.study.best_trial.number == 0 and bagged.refit.startswith("no refit: the final model averages trial 0's")
+    assert bagged.study.best_trial.number == 0
+    assert bagged.refit.startswith("no refit: the final model averages trial 0's")
     assert all(isinstance(m[-1], bad.LearnsUntilItsDeadline) for m in bagged.best_model.members)
 
 
