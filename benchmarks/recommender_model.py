@@ -208,7 +208,7 @@ def run_censored(runs: pd.DataFrame) -> pd.Series:
     return runs.median_cut.fillna(False).astype(bool)
 
 
-def fit_fold_seconds(runs: pd.DataFrame, framework: str, censoring: bool = True) -> Linear | None:
+def fit_fold_seconds(runs: pd.DataFrame, framework: str, censoring: bool = False) -> Linear | None:
     rows = runs[(runs.framework == framework) & (runs.status == "ok") & (runs.fold_seconds_median > 0)
                 & runs.fold_train_rows.notna()]
     if len(rows) < 3:
@@ -238,7 +238,7 @@ def cost_trials(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_trial_seconds(
-    trials: pd.DataFrame, metas: Mapping[str, dict], framework: str, censoring: bool = True
+    trials: pd.DataFrame, metas: Mapping[str, dict], framework: str, censoring: bool = False
 ) -> TrialCost | None:
     t = cost_trials(trials[trials.framework == framework])
     if not censoring:  # the cut trials left out (the model before the censored fit)
@@ -265,9 +265,10 @@ def fit_trial_seconds(
 
 
 def train(runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str], label: str = "holdout", *,
-          scores: bool = True, censoring: bool = True) -> LearnedModel:
+          scores: bool = True, censoring: bool = False) -> LearnedModel:
     """The score model on ``label`` (unless ``scores`` is False) and the cost models (``censoring``: cut
-    fits as lower bounds, see :mod:`benchmarks._censored`)."""
+    fits as lower bounds, see :mod:`benchmarks._censored`; off by default, as shipped: ``--costs-only``
+    compares the two)."""
     ok = runs[runs.status == "ok"]
     metas = dict(zip(ok.dataset, (meta_of(r) for r in ok.to_dict("records")), strict=True))
     fold = {f: m for f in frameworks if (m := fit_fold_seconds(runs, f, censoring)) is not None}
@@ -461,7 +462,7 @@ def evaluate_ranking(runs: pd.DataFrame, frameworks: list[str], label: str = "ho
 
 
 def evaluate_costs(
-    runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str], censoring: bool = True
+    runs: pd.DataFrame, trials: pd.DataFrame, frameworks: list[str], censoring: bool = False
 ) -> dict[str, Any]:
     """Grouped leave-one-dataset-out of the cost models: per trial, per run, and memory. A fit cut at its
     deadline counts with its seconds as a lower bound (:func:`cost_error`), whichever model is judged."""
