@@ -59,6 +59,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +229,8 @@ def _summarise(result: Any, framework: str, train: pd.DataFrame, task: str) -> d
 
     y = train["target"]
     resampling = make_resampling(y, task != "regression", 0)
-    same_plan = resampling.describe() == result.validation
+    # The same splits, whether the search refitted or kept the fold models (small data's default).
+    same_plan = result.validation in (resampling.describe(), replace(resampling, bagged=True).describe())
     fold_rows = float(np.mean([len(tr) for tr, _ in resampling.splits])) if same_plan else None
     # On a large holdout the search may train its trials on a sample of the training rows.
     spec = result.study.user_attrs.get("automl_spec") or {} if result.study is not None else {}

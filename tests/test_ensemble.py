@@ -138,7 +138,8 @@ def test_an_ensemble_that_validates_better_but_cannot_be_refitted_in_time_is_nam
     monkeypatch.setattr(automl.search._ensemble, "greedy_selection", better_but_late)
     # The time plan's own selection during the search (its reserve) must not end the time early.
     monkeypatch.setattr(automl.search._refit.Refitter, "likely_members", lambda self: {})
-    r = automl.fit(make_frame("binary", n=200), "y", time_budget=30, n_trials=4, frameworks=["sklearn"], seed=0)
+    r = automl.fit(make_frame("binary", n=200), "y", time_budget=30, n_trials=4, frameworks=["sklearn"], seed=0,
+                   search_options={"bagging": "medium"})  # the refit's path (by default small data needs none)
     assert "; no ensemble: one of 2 trials validated better (1e+09) but refitting its other members needed ~" in r.refit
     assert "costliest validated better" in r.refit  # cheaper selections were tried first: none fitted either
     assert r.best_model_family != "ensemble" and not r.ensemble
