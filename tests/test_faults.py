@@ -123,6 +123,7 @@ def test_a_best_trial_stopped_at_its_deadline_keeps_its_model_and_no_time_waits_
     )
     assert bagged.study.best_trial.number == 0
     assert bagged.refit.startswith("no refit: the final model averages trial 0's")
+    assert "its fit was stopped at its deadline" in bagged.refit
     assert all(isinstance(m[-1], bad.LearnsUntilItsDeadline) for m in bagged.best_model.members)
 
 

@@ -144,6 +144,8 @@ class Refitter:
         """k-fold bagging: the best trial's bag is the final model as it is; an ensemble of bags may replace it."""
         k = len(model.members)
         refit = f"no refit: the final model averages trial {best.number}'s {k} fold models (k-fold bagging)"
+        if best.user_attrs.get("truncated"):
+            refit += "; its fit was stopped at its deadline, so these are the models it had then"
         logger.info(refit)
         outcome = SearchOutcome(study, best, model, config_of(best), refit, interrupted, bag_folds=k)
         if self.settings.ensemble and not interrupted:
