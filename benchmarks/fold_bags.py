@@ -29,6 +29,7 @@ import pandas as pd
 
 from benchmarks._suite import HIGHER_IS_BETTER, MAIN_METRIC, constant_scores, read_manifest, score
 from benchmarks.compare import DEFAULT_SUITE, RESULTS, source_commit
+from benchmarks.networks_value import bootstrap_mean
 
 FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "catboost")
 #: The search cross-validates up to this many rows (automl.search._resampling.CV3_MAX_ROWS).
@@ -145,12 +146,6 @@ def _normalised(g: pd.DataFrame, metric: str, sign: float, best: float) -> list[
     return out
 
 
-def bootstrap(values: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    means = [rng.choice(values, len(values)).mean() for _ in range(n)]
-    return float(np.percentile(means, 5)), float(np.percentile(means, 95))
-
-
 def report(rows: pd.DataFrame, command: str) -> str:
     d = differences(rows)
     per_dataset = d.groupby(["dataset", "source", "task", "rows"], as_index=False).difference.mean()
@@ -161,11 +156,13 @@ def report(rows: pd.DataFrame, command: str) -> str:
              "|---|---|---:|---|---:|---:|"]
     bands = [("all", per_dataset), ("up to 1,000 (5 folds)", per_dataset[per_dataset.rows <= 1000]),
              ("1,001 to 10,000 (3 folds)", per_dataset[per_dataset.rows > 1000])]
+    extreme = per_dataset.difference.abs().idxmax()
+    bands.insert(1, (f"all but the most extreme ({per_dataset.dataset[extreme]})", per_dataset.drop(index=extreme)))
     bands += [(f"task {t}", g) for t, g in per_dataset.groupby("task")]
     for name, g in bands:
         if g.empty:
             continue
-        low, high = bootstrap(g.difference.to_numpy())
+        low, high = bootstrap_mean(g.difference.to_numpy())
         lines.append(f"| {name} | {len(g)} | {g.difference.mean():+.4f} | [{low:+.4f}, {high:+.4f}] | "
                      f"{int((g.difference > 0).sum())} | {int((g.difference < 0).sum())} |")
     lines += ["", "Per framework (mean over datasets and splits):", "", "| framework | pairs | mean difference | "

@@ -16,9 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks._suite import load_split, read_manifest
-
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SUITE = ROOT.parent / "shared" / "datasets" / "dev"
+from benchmarks.compare import DEFAULT_SUITE, ROOT
 
 
 def main(argv: list[str] | None = None) -> int:
