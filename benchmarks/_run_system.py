@@ -117,11 +117,12 @@ def main() -> int:
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--budget", type=float, required=True)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", type=int, default=0, help="the outer 75/25 split's random state (see _suite)")
     ap.add_argument("--options", default="{}", help="JSON keyword arguments for this project's fit (ablations)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     entry = next(e for e in read_manifest(args.suite) if e["name"] == args.dataset)
-    train, test = load_split(entry, args.suite)
+    train, test = load_split(entry, args.suite, args.split)
     target, task = entry["target"], entry["task"]
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     started = time.monotonic()

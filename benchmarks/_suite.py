@@ -4,7 +4,8 @@ Imported by the benchmark driver and by the runner inside each system's own virt
 so it needs only numpy, pandas and scikit-learn (never this project's package).
 
 Convention: rows with a missing target dropped, one 75/25 split with ``random_state=0``,
-stratified for classification. Metrics: ROC AUC (binary), log loss and accuracy (multiclass; also
+stratified for classification (``split=N`` draws another 75/25 split, to measure how much one
+small test set decides). Metrics: ROC AUC (binary), log loss and accuracy (multiclass; also
 for binary), RMSE and R2 (regression). The main metric, used for normalised scores, is AUC for
 binary, log loss for multiclass and RMSE for regression.
 """
@@ -31,15 +32,21 @@ def read_manifest(suite: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text())
 
 
-def load_split(entry: dict[str, Any], suite: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train, test) under the convention above."""
+def load_split(entry: dict[str, Any], suite: Path, split: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, test) under the convention above; ``split`` is the 75/25 split's random state."""
     from sklearn.model_selection import train_test_split
 
     df = pd.read_csv(Path(suite) / entry["file"])
     df = df[df[entry["target"]].notna()].reset_index(drop=True)
     stratify = df[entry["target"]] if entry["task"] != "regression" else None
-    train, test = train_test_split(df, test_size=0.25, random_state=0, stratify=stratify)
+    train, test = train_test_split(df, test_size=0.25, random_state=split, stratify=stratify)
     return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def split_name(dataset: str, split: int) -> str:
+    """How a dataset on another outer split is named in results: ``hitters@split1`` (split 0: ``hitters``),
+    so that every split is normalised against its own constant predictor and best system."""
+    return dataset if split == 0 else f"{dataset}@split{split}"
 
 
 def score(task: str, y_true: pd.Series, pred: np.ndarray | None, proba: np.ndarray | None,

@@ -5,6 +5,8 @@
     python -m benchmarks.compare --budgets 300 --resume   # `make bench-300`: issue 21's acceptance run
     python -m benchmarks.compare --budgets 30 --datasets iris diabetes --systems automl flaml
     python -m benchmarks.compare --report benchmarks/results/compare_60s.jsonl   # re-render only
+    # how much one small test set decides: the same dataset on other outer 75/25 splits
+    python -m benchmarks.compare --budgets 300 --datasets hitters --splits 0 1 2 3 4 --systems automl autogluon-best
     # ablation: this project without one search feature, under its own label
     python -m benchmarks.compare --budgets 30 --systems automl --label no-ensemble \
         --automl-options '{"ensemble": false}' --out benchmarks/results/ablation_30s.jsonl
@@ -39,7 +41,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks._suite import HIGHER_IS_BETTER, MAIN_METRIC, constant_scores, load_split, normalised, read_manifest
+from benchmarks._suite import (
+    HIGHER_IS_BETTER,
+    MAIN_METRIC,
+    constant_scores,
+    load_split,
+    normalised,
+    read_manifest,
+    split_name,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SUITE = ROOT.parent / "shared" / "datasets" / "dev"
@@ -71,7 +81,9 @@ def _tree_rss(proc: Any) -> int:
     return total
 
 
-def run_one(system: str, suite: Path, dataset: str, budget: float, seed: int, options: str = "{}") -> dict[str, Any]:
+def run_one(
+    system: str, suite: Path, dataset: str, budget: float, seed: int, options: str = "{}", split: int = 0
+) -> dict[str, Any]:
     """Run one system in its own process; the record it printed plus wall time and peak memory."""
     import psutil
 
@@ -79,7 +91,7 @@ def run_one(system: str, suite: Path, dataset: str, budget: float, seed: int, op
     if not python.exists():
         return {"error": f"{python} missing: run `make peers` first"}
     cmd = [str(python), str(RUNNER), "--system", system, "--suite", str(suite), "--dataset", dataset,
-           "--budget", str(budget), "--seed", str(seed), "--options", options]
+           "--budget", str(budget), "--seed", str(seed), "--split", str(split), "--options", options]
     started = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ps = psutil.Process(proc.pid)
@@ -333,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", nargs="*", help="names from the suite's manifest (default: all)")
     ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE, help="a folder with a manifest.json")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--splits", type=int, nargs="+", default=[0],
+                    help="outer 75/25 splits (random states; 0 is the suite's): split N>0 of a dataset is "
+                         "reported as <dataset>@splitN, normalised against its own best system")
     ap.add_argument("--out", type=Path, help="JSON-lines file (default benchmarks/results/compare_<budgets>s.jsonl)")
     ap.add_argument("--report", type=Path, help="only re-render the report of an existing JSON-lines file")
     ap.add_argument("--automl-options", default="{}", help="JSON: fit's ensemble and search_options (ablations)")
@@ -357,30 +372,31 @@ def main(argv: list[str] | None = None) -> int:
     env = versions()
     commit = source_commit()
     finished = already_run(out, commit) if args.resume else set()
-    total = len(args.budgets) * len(entries) * len(args.systems)
+    total = len(args.budgets) * len(entries) * len(args.splits) * len(args.systems)
     done = 0
     for budget in args.budgets:
-        for entry in entries:
-            train, test = load_split(entry, args.suite)
+        for entry, split in ((e, k) for e in entries for k in args.splits):
+            train, test = load_split(entry, args.suite, split)
             constant = constant_scores(entry["task"], train, test, entry["target"])
+            dataset = split_name(entry["name"], split)
             for system in args.systems:
                 done += 1
                 name = (args.label or system) if system == "automl" else system
-                if (name, entry["name"], budget) in finished:
-                    print(f"[{done}/{total}] {budget:g}s {entry['name']:<20} {name:<10} already in {out.name}")
+                if (name, dataset, budget) in finished:
+                    print(f"[{done}/{total}] {budget:g}s {dataset:<20} {name:<10} already in {out.name}")
                     continue
                 options = args.automl_options if system == "automl" else "{}"
-                record = run_one(system, args.suite, entry["name"], budget, args.seed, options)
+                record = run_one(system, args.suite, entry["name"], budget, args.seed, options, split)
                 row = {"invocation": invocation, "machine": machine, "versions": env, "system": name,
-                       "commit": commit, "seed": args.seed,
+                       "commit": commit, "seed": args.seed, "split": split,
                        "options": json.loads(options),
-                       "dataset": entry["name"], "task": entry["task"], "budget": budget, "constant": constant,
+                       "dataset": dataset, "task": entry["task"], "budget": budget, "constant": constant,
                        **record}
                 row.setdefault("fit_predict_s", record.get("process_s", math.nan))
                 with out.open("a") as fh:
                     fh.write(json.dumps(row, default=str) + "\n")
                 metric = MAIN_METRIC[entry["task"]]
-                print(f"[{done}/{total}] {budget:g}s {entry['name']:<20} {name:<10} {metric}="
+                print(f"[{done}/{total}] {budget:g}s {dataset:<20} {name:<10} {metric}="
                       f"{row.get(metric, float('nan')):.5g} wall={row['fit_predict_s']:.1f}s "
                       f"peak={row['peak_mb']}MB best={row.get('best')} {row.get('error', '')[:120]}", flush=True)
     print()

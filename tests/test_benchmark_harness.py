@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from benchmarks import compare
-from benchmarks._suite import constant_scores, load_split, normalised, score
+from benchmarks._suite import constant_scores, load_split, normalised, score, split_name
 
 
 def test_normalised_score_is_zero_for_the_constant_and_one_for_the_best():
@@ -49,6 +49,18 @@ def test_split_drops_missing_targets_and_stratifies(tmp_path):
     train, test = load_split(entry, tmp_path)
     assert len(train) + len(test) == 90 and len(test) == 23
     assert test["y"].value_counts().to_dict() == {"p": 15, "q": 8}
+
+
+def test_another_outer_split_draws_other_test_rows_under_its_own_name(tmp_path):
+    df = pd.DataFrame({"x": range(100), "y": [float(i % 7) for i in range(100)]})
+    df.to_csv(tmp_path / "d.csv.gz", index=False)
+    entry = {"name": "d", "file": "d.csv.gz", "target": "y", "task": "regression"}
+    _, first = load_split(entry, tmp_path)
+    _, again = load_split(entry, tmp_path, split=0)
+    _, other = load_split(entry, tmp_path, split=3)
+    assert first["x"].tolist() == again["x"].tolist()
+    assert len(other) == 25 and set(other["x"]) != set(first["x"])
+    assert split_name("d", 0) == "d" and split_name("d", 3) == "d@split3"
 
 
 def _row(system, dataset, task, value, wall, budget=60.0, **extra):
