@@ -88,6 +88,15 @@ def constant_scores(task: str, train: pd.DataFrame, test: pd.DataFrame, target: 
     return score(task, test[target].astype(str), None, proba, classes)
 
 
+def outside_training_range(train: pd.DataFrame, test: pd.DataFrame, target: str) -> int:
+    """How many test rows have a target outside the training rows' range: a tree's prediction cannot
+    reach them (it averages training targets), a linear model's or a network's can. On a small test
+    set a few such rows can decide which system scores best."""
+    y = train[target].astype(float)
+    t = test[target].astype(float)
+    return int(((t < y.min()) | (t > y.max())).sum())
+
+
 def normalised(value: float, constant: float, best: float) -> float:
     """``(s - s_constant) / (s_best - s_constant)``: 0 for the constant predictor, 1 for the best system."""
     if not (math.isfinite(value) and math.isfinite(constant) and math.isfinite(best)) or best == constant:

@@ -47,6 +47,7 @@ from benchmarks._suite import (
     constant_scores,
     load_split,
     normalised,
+    outside_training_range,
     read_manifest,
     split_name,
 )
@@ -230,7 +231,7 @@ def summarise(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     return df, summary, pd.DataFrame(pairs, columns=columns)
 
 
-def render(path: Path) -> str:
+def render(path: Path, suite: Path = DEFAULT_SUITE) -> str:
     """Write ``<stem>.md`` and ``<stem>.png`` next to the JSON lines; return the Markdown."""
     df, summary, pairs = summarise(load_rows(path))
     lines = [f"# {path.stem}: {', '.join(sorted(df.system.unique()))}", ""]
@@ -284,6 +285,7 @@ def render(path: Path) -> str:
             lines.append("")
             lines.append(f"Largest gap by which automl trails every other system: {max(trail.max(), 0):.3f} "
                          f"({worst if trail.max() > 0 else 'none'}).")
+        lines += extrapolation_lines(g, suite)
         failed = g[g["error"].notna()] if "error" in g else g.iloc[0:0]
         for _, r in failed.iterrows():
             lines.append(f"- {r.system} on {r.dataset} failed: {str(r.error).splitlines()[0][:200]}")
@@ -292,6 +294,22 @@ def render(path: Path) -> str:
     path.with_suffix(".md").write_text(text)
     chart(df, path.with_suffix(".png"))
     return text
+
+
+def extrapolation_lines(g: pd.DataFrame, suite: Path) -> list[str]:
+    """Per regression dataset in ``g`` (when ``suite`` has it): the test rows whose target lies outside
+    the training rows' range, which no tree ensemble can predict (see ``_suite.outside_training_range``)."""
+    if not (suite / "manifest.json").exists():
+        return []
+    entries = {e["name"]: e for e in read_manifest(suite)}
+    cells = []
+    for dataset in g.loc[g.task == "regression", "dataset"].drop_duplicates():
+        name, _, split = str(dataset).partition("@split")
+        if name not in entries:
+            continue
+        train, test = load_split(entries[name], suite, int(split or 0))
+        cells.append(f"{dataset} {outside_training_range(train, test, entries[name]['target'])}/{len(test)}")
+    return [f"Regression test rows outside the training target range: {', '.join(cells)}.", ""] if cells else []
 
 
 def gap_lines(wide: pd.DataFrame, order: list[str]) -> list[str]:

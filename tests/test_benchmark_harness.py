@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from benchmarks import compare
-from benchmarks._suite import constant_scores, load_split, normalised, score, split_name
+from benchmarks._suite import constant_scores, load_split, normalised, outside_training_range, score, split_name
 
 
 def test_normalised_score_is_zero_for_the_constant_and_one_for_the_best():
@@ -61,6 +61,22 @@ def test_another_outer_split_draws_other_test_rows_under_its_own_name(tmp_path):
     assert first["x"].tolist() == again["x"].tolist()
     assert len(other) == 25 and set(other["x"]) != set(first["x"])
     assert split_name("d", 0) == "d" and split_name("d", 3) == "d@split3"
+
+
+def test_test_rows_outside_the_training_target_range_are_counted_and_reported(tmp_path):
+    train = pd.DataFrame({"y": [1.0, 5.0, 3.0]})
+    test = pd.DataFrame({"y": [0.5, 2.0, 5.0, 9.0]})
+    assert outside_training_range(train, test, "y") == 2
+    df = pd.DataFrame({"x": range(40), "y": [float(i) for i in range(40)]})
+    df.to_csv(tmp_path / "d.csv.gz", index=False)
+    (tmp_path / "manifest.json").write_text(json.dumps(
+        [{"name": "d", "file": "d.csv.gz", "target": "y", "task": "regression"}]))
+    tr, te = load_split({"name": "d", "file": "d.csv.gz", "target": "y", "task": "regression"}, tmp_path, 1)
+    expected = outside_training_range(tr, te, "y")
+    g = pd.DataFrame([{"dataset": "d@split1", "task": "regression"}, {"dataset": "e", "task": "binary"}])
+    assert compare.extrapolation_lines(g, tmp_path)[0] == (
+        f"Regression test rows outside the training target range: d@split1 {expected}/{len(te)}.")
+    assert compare.extrapolation_lines(g, tmp_path / "missing") == []
 
 
 def _row(system, dataset, task, value, wall, budget=60.0, **extra):
