@@ -12,6 +12,12 @@ Per dataset the figure is the mean over models and splits of ``(bag - refit) / |
 on the main metric (positive: the fold models do better), with a bootstrap 90% interval over datasets.
 
     python -m benchmarks.fold_bags --pool 30 --splits 3      # writes benchmarks/results/fold_bags.jsonl/.md
+
+``--repeats 3`` asks the next question on the datasets of at most 1,000 rows, where the search draws its
+5 folds three times over (``CV5_REPEATS``): the first repeat's 5 fold models averaged (what a bagged
+trial keeps) against all 15 averaged (AutoGluon's repeated bagging), with no refit:
+
+    python -m benchmarks.fold_bags --repeats 3 --pool 30 --splits 2 --out benchmarks/results/fold_bags_repeats.jsonl
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ MAX_ROWS = 10_000
 #: Seconds one fit may take; a boosted model stops adding rounds there, and a framework whose fits were
 #: cut on a split is left out of the figures for it (CatBoost's default on mfeat_factors took 256 s).
 FIT_CAP_SECONDS = 20.0
+#: The search repeats its folds up to this many training rows (automl.search._resampling.CV5_MAX_ROWS).
+REPEATED_MAX_ROWS = 1_000
 
 
 def datasets(suite: Path, pool: int) -> list[tuple[str, str, pd.DataFrame, str, str]]:
@@ -58,9 +66,11 @@ def datasets(suite: Path, pool: int) -> list[tuple[str, str, pd.DataFrame, str, 
     return out
 
 
-def one_split(df: pd.DataFrame, target: str, task: str, seed: int) -> list[dict[str, Any]]:
+def one_split(df: pd.DataFrame, target: str, task: str, seed: int, repeats: int = 1) -> list[dict[str, Any]]:
     """Each framework's first default on one 75/25 split: refit on the training rows, and the average of
-    the search's own fold models (its k-fold plan for this many rows, first repeat)."""
+    the search's own fold models (its k-fold plan for this many rows, first repeat). With ``repeats`` > 1
+    the folds are drawn that many times and, instead of the refit, the average of every repeat's fold
+    models is scored (``bag_all``)."""
     from sklearn.base import clone
     from sklearn.model_selection import train_test_split
     from threadpoolctl import threadpool_limits
@@ -76,7 +86,8 @@ def one_split(df: pd.DataFrame, target: str, task: str, seed: int) -> list[dict[
     profile = profile_dataset(train, target, task=task)  # type: ignore[arg-type]
     spec = profile.feature_spec()
     X, y, X_test = train[list(spec.columns)], train[target], test[list(spec.columns)]
-    splits = make_resampling(y, classification, seed, repeats=1).splits
+    splits = make_resampling(y, classification, seed, repeats=repeats).splits
+    k = len(splits) // repeats
     constant = constant_scores(task, train, test, target)
     rows = []
     for name in FRAMEWORKS:
@@ -88,14 +99,16 @@ def one_split(df: pd.DataFrame, target: str, task: str, seed: int) -> list[dict[
         started = time.monotonic()
         with threadpool_limits(limits=2), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            refit = _fit(clone(template), X, y, fit_budget)
+            refit = _fit(clone(template), X, y, fit_budget) if repeats == 1 else None
             folds = [_fit(clone(template), X.iloc[tr], y.iloc[tr], fit_budget) for tr, _ in splits]
         seconds = time.monotonic() - started
-        cut = any(bool(getattr(m[-1] if hasattr(m, "steps") else m, "truncated_", False)) for m in [refit, *folds])
-        rows.append({"framework": name, "family": config.family, "folds": len(splits), "seconds": round(seconds, 2),
-                     "cut": cut,
-                     "refit": _scores(task, test[target], refit, [refit], X_test),
-                     "bag": _scores(task, test[target], refit, folds, X_test), "constant": constant})
+        fitted = [m for m in [refit, *folds] if m is not None]
+        cut = any(bool(getattr(m[-1] if hasattr(m, "steps") else m, "truncated_", False)) for m in fitted)
+        other = ({"refit": _scores(task, test[target], refit, [refit], X_test)} if refit is not None
+                 else {"bag_all": _scores(task, test[target], folds[0], folds, X_test)})
+        rows.append({"framework": name, "family": config.family, "folds": k, "repeats": repeats,
+                     "seconds": round(seconds, 2), "cut": cut, **other,
+                     "bag": _scores(task, test[target], folds[0], folds[:k], X_test), "constant": constant})
     return rows
 
 
@@ -119,25 +132,32 @@ def _aligned(model: Any, classes: list[Any], X: pd.DataFrame) -> np.ndarray:
     return proba[:, order]
 
 
+def arms(rows: pd.DataFrame) -> tuple[str, str]:
+    """The two arms a file compares: (bag, refit), or (bag_all, bag) for a ``--repeats`` run."""
+    return ("bag_all", "bag") if "bag_all" in rows else ("bag", "refit")
+
+
 def differences(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per row: (bag - refit) / |best - constant| on the main metric, positive when the bag is better;
-    best: the best score of any framework either way on that dataset and split. Cut fits are left out."""
+    """Per row: (a - b) / |best - constant| on the main metric for the file's :func:`arms` (a, b), positive
+    when a is better; best: the best score of any framework either way on that dataset and split. Cut
+    fits are left out."""
+    a, b = arms(rows)
     rows = rows[~rows.get("cut", pd.Series(False, index=rows.index)).astype(bool)]
     out = []
     for (_, _), g in rows.groupby(["dataset", "split"]):
         metric = MAIN_METRIC[g.task.iloc[0]]
         sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
-        values = [sign * r[v][metric] for r in g.to_dict("records") for v in ("bag", "refit")]
+        values = [sign * r[v][metric] for r in g.to_dict("records") for v in (a, b)]
         finite = [v for v in values if math.isfinite(v)]
         if finite:
-            out += _normalised(g, metric, sign, max(finite))
+            out += _normalised(g, metric, sign, max(finite), a, b)
     return pd.DataFrame(out)
 
 
-def _normalised(g: pd.DataFrame, metric: str, sign: float, best: float) -> list[dict[str, Any]]:
+def _normalised(g: pd.DataFrame, metric: str, sign: float, best: float, a: str, b: str) -> list[dict[str, Any]]:
     out = []
     for r in g.to_dict("records"):
-        bag, refit, constant = r["bag"][metric], r["refit"][metric], r["constant"][metric]
+        bag, refit, constant = r[a][metric], r[b][metric], r["constant"][metric]
         span = abs(best - sign * constant)
         if not (math.isfinite(bag) and math.isfinite(refit)) or span == 0:
             continue
@@ -148,11 +168,14 @@ def _normalised(g: pd.DataFrame, metric: str, sign: float, best: float) -> list[
 
 def report(rows: pd.DataFrame, command: str) -> str:
     d = differences(rows)
+    a, b = arms(rows)
     per_dataset = d.groupby(["dataset", "source", "task", "rows"], as_index=False).difference.mean()
+    meaning = ("the fold models averaged do better than one refit on all rows" if b == "refit" else
+               "every repeat's fold models averaged do better than the first repeat's alone")
     lines = [f"Command: `{command}` (at {', '.join(sorted(rows.commit.unique()))})", "",
-             "Difference per dataset: mean over frameworks and outer splits of (bag - refit) / |best - constant| "
-             "on the main metric; positive: the fold models averaged do better than one refit on all rows.", "",
-             "| datasets | rows | mean difference | 90% interval | bag better | refit better |",
+             f"Difference per dataset: mean over frameworks and outer splits of ({a} - {b}) / |best - constant| "
+             f"on the main metric; positive: {meaning}.", "",
+             f"| datasets | rows | mean difference | 90% interval | {a} better | {b} better |",
              "|---|---|---:|---|---:|---:|"]
     bands = [("all", per_dataset), ("up to 1,000 (5 folds)", per_dataset[per_dataset.rows <= 1000]),
              ("1,001 to 10,000 (3 folds)", per_dataset[per_dataset.rows > 1000])]
@@ -166,7 +189,7 @@ def report(rows: pd.DataFrame, command: str) -> str:
         lines.append(f"| {name} | {len(g)} | {g.difference.mean():+.4f} | [{low:+.4f}, {high:+.4f}] | "
                      f"{int((g.difference > 0).sum())} | {int((g.difference < 0).sum())} |")
     lines += ["", "Per framework (mean over datasets and splits):", "", "| framework | pairs | mean difference | "
-              "bag better |", "|---|---:|---:|---:|"]
+              f"{a} better |", "|---|---:|---:|---:|"]
     for f, g in d.groupby("framework"):
         lines.append(f"| {f} | {len(g)} | {g.difference.mean():+.4f} | {(g.difference > 0).mean():.0%} |")
     lines += ["", "Per dataset:", "", "| dataset | source | task | rows | mean difference |", "|---|---|---|---:|---:|"]
@@ -181,15 +204,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--splits", type=int, default=3, help="outer 75/25 splits per dataset (seeds 0..n-1)")
     ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
     ap.add_argument("--out", type=Path, default=RESULTS / "fold_bags.jsonl")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="> 1: on datasets of at most 1,000 rows, every repeat's fold models against the first's")
     ap.add_argument("--report", action="store_true", help="only re-render the report of --out")
     args = ap.parse_args(argv)
     command = f"python -m benchmarks.fold_bags --pool {args.pool} --splits {args.splits}"
+    if args.repeats > 1:
+        command += f" --repeats {args.repeats} --out benchmarks/results/{args.out.name}"
     if not args.report:
         commit = source_commit()
         args.out.write_text("")
         for name, source, df, target, task in datasets(args.suite, args.pool):
+            if args.repeats > 1 and len(df) * 0.75 > REPEATED_MAX_ROWS:  # the search's training rows
+                continue
             for split in range(args.splits):
-                for r in one_split(df, target, task, split):
+                for r in one_split(df, target, task, split, args.repeats):
                     row = {"dataset": name, "source": source, "task": task, "rows": len(df), "split": split,
                            "commit": commit, "command": command, **r}
                     with args.out.open("a") as f:

@@ -297,3 +297,26 @@ def test_trial_seconds_groups_a_studys_trials_by_framework_and_family():
     assert table.loc[("torch", "tabm")].to_dict() == {
         "trials": 2, "seconds": 30.0, "folds_mean": 15.0, "truncated": 0, "shortened": 1, "best": -53.7}
     assert table.loc[("keras", "realmlp"), "truncated"] == 1
+
+
+def test_fold_bags_compares_every_repeats_fold_models_with_the_first_repeats(monkeypatch):
+    from benchmarks import fold_bags
+    from tests.conftest import make_frame
+
+    monkeypatch.setattr(fold_bags, "FRAMEWORKS", ("sklearn",))
+    df = make_frame("regression", n=120)
+    (row,) = fold_bags.one_split(df, "y", "regression", seed=0, repeats=2)
+    assert row["folds"] == 5 and row["repeats"] == 2 and "refit" not in row
+    assert math.isfinite(row["bag"]["rmse"]) and math.isfinite(row["bag_all"]["rmse"])
+    assert row["bag"]["rmse"] != row["bag_all"]["rmse"]  # 10 fold models averaged, not the first 5
+    (plain,) = fold_bags.one_split(df, "y", "regression", seed=0)
+    assert "refit" in plain and "bag_all" not in plain
+    constant = {"rmse": 10.0}
+    rows = pd.DataFrame([
+        {"dataset": "d", "source": "dev", "task": "regression", "rows": 100, "framework": f, "split": 0,
+         "bag": {"rmse": b}, "bag_all": {"rmse": a}, "constant": constant, "commit": "c"}
+        for f, b, a in (("sklearn", 6.0, 5.0), ("xgboost", 7.0, 7.5))])
+    assert fold_bags.arms(rows) == ("bag_all", "bag")
+    d = fold_bags.differences(rows)  # best 5.0: span |5 - 10| = 5
+    assert d.difference.tolist() == pytest.approx([0.2, -0.1])
+    assert "| bag_all better | bag better |" in fold_bags.report(rows, "cmd")
