@@ -66,7 +66,9 @@ def datasets(suite: Path, pool: int) -> list[tuple[str, str, pd.DataFrame, str, 
     return out
 
 
-def one_split(df: pd.DataFrame, target: str, task: str, seed: int, repeats: int = 1) -> list[dict[str, Any]]:
+def one_split(
+    df: pd.DataFrame, target: str, task: str, seed: int, repeats: int = 1, frameworks: tuple[str, ...] = FRAMEWORKS
+) -> list[dict[str, Any]]:
     """Each framework's first default on one 75/25 split: refit on the training rows, and the average of
     the search's own fold models (its k-fold plan for this many rows, first repeat). With ``repeats`` > 1
     the folds are drawn that many times and, instead of the refit, the average of every repeat's fold
@@ -90,7 +92,7 @@ def one_split(df: pd.DataFrame, target: str, task: str, seed: int, repeats: int 
     k = len(splits) // repeats
     constant = constant_scores(task, train, test, target)
     rows = []
-    for name in FRAMEWORKS:
+    for name in frameworks:
         adapter = get_adapter(name)
         if not adapter.is_installed():
             continue
@@ -206,11 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS / "fold_bags.jsonl")
     ap.add_argument("--repeats", type=int, default=1,
                     help="> 1: on datasets of at most 1,000 rows, every repeat's fold models against the first's")
+    ap.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS),
+                    help="each one's first default configuration (torch: RealMLP) is measured")
     ap.add_argument("--report", action="store_true", help="only re-render the report of --out")
     args = ap.parse_args(argv)
     command = f"python -m benchmarks.fold_bags --pool {args.pool} --splits {args.splits}"
     if args.repeats > 1:
         command += f" --repeats {args.repeats} --out benchmarks/results/{args.out.name}"
+    if list(args.frameworks) != list(FRAMEWORKS):
+        command += f" --frameworks {' '.join(args.frameworks)}"
     if not args.report:
         commit = source_commit()
         args.out.write_text("")
@@ -218,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.repeats > 1 and len(df) * 0.75 > REPEATED_MAX_ROWS:  # the search's training rows
                 continue
             for split in range(args.splits):
-                for r in one_split(df, target, task, split, args.repeats):
+                for r in one_split(df, target, task, split, args.repeats, tuple(args.frameworks)):
                     row = {"dataset": name, "source": source, "task": task, "rows": len(df), "split": split,
                            "commit": commit, "command": command, **r}
                     with args.out.open("a") as f:

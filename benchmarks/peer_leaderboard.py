@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks._suite import load_split, read_manifest
+from benchmarks._suite import load_split, read_manifest, split_name
 from benchmarks.compare import DEFAULT_SUITE, ROOT
 
 
@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--seed", type=int, default=0, help="AutoGluon's learner random_state (its fold partitions)")
     ap.add_argument("--budget", type=float, default=300.0)
-    ap.add_argument("--preset", default="best_quality")
+    ap.add_argument("--preset", default="best_quality", help="'default': no preset, as compare's 'autogluon' runs")
+    ap.add_argument("--split", type=int, default=0, help="the outer 75/25 split (see benchmarks._suite)")
     ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
     ap.add_argument("--rows", type=int, default=40, help="leaderboard rows to keep")
     args = ap.parse_args(argv)
@@ -33,19 +34,24 @@ def main(argv: list[str] | None = None) -> int:
     entry = next((e for e in read_manifest(args.suite) if e["name"] == args.dataset), None)
     if entry is None:
         ap.error(f"--dataset {args.dataset!r} is not in {args.suite / 'manifest.json'}")
-    train, test = load_split(entry, args.suite)
+    train, test = load_split(entry, args.suite, args.split)
     with tempfile.TemporaryDirectory() as path:
         predictor = TabularPredictor(label=entry["target"], problem_type=entry["task"], path=path, verbosity=0,
                                      learner_kwargs={"random_state": args.seed})
-        predictor.fit(train, time_limit=args.budget, presets=args.preset)
+        presets = {} if args.preset == "default" else {"presets": args.preset}
+        predictor.fit(train, time_limit=args.budget, **presets)
+        ensemble = predictor.model_best
+        weights = predictor._trainer.load_model(ensemble)._get_model_weights() if "Ensemble" in ensemble else {}
         board = predictor.leaderboard(test, extra_info=False)
     columns = ["model", "score_test", "score_val", "stack_level", "fit_time"]
     with pd.option_context("display.width", 200):
         table = board[columns].head(args.rows).to_string()
+    members = ", ".join(f"{m} {w:.3f}" for m, w in sorted(weights.items(), key=lambda x: -x[1]))
     text = (f"Command: python -m benchmarks.peer_leaderboard --dataset {args.dataset} --seed {args.seed} "
-            f"--budget {args.budget:g} --preset {args.preset} (AutoGluon's scores: higher is better, so "
-            f"errors are negative)\n\n{table}\n")
-    out = ROOT / "benchmarks" / "results" / f"{args.dataset}_autogluon_{args.preset}_leaderboard.txt"
+            f"--budget {args.budget:g} --preset {args.preset} --split {args.split} (AutoGluon's scores: higher is "
+            f"better, so errors are negative)\n\nFinal model {ensemble}: {members or 'a single model'}\n\n{table}\n")
+    name = split_name(args.dataset, args.split).replace("@", "_")
+    out = ROOT / "benchmarks" / "results" / f"{name}_autogluon_{args.preset}_leaderboard.txt"
     out.write_text(text)
     print(text)
     return 0

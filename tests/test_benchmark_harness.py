@@ -299,17 +299,16 @@ def test_trial_seconds_groups_a_studys_trials_by_framework_and_family():
     assert table.loc[("keras", "realmlp"), "truncated"] == 1
 
 
-def test_fold_bags_compares_every_repeats_fold_models_with_the_first_repeats(monkeypatch):
+def test_fold_bags_compares_every_repeats_fold_models_with_the_first_repeats():
     from benchmarks import fold_bags
     from tests.conftest import make_frame
 
-    monkeypatch.setattr(fold_bags, "FRAMEWORKS", ("sklearn",))
     df = make_frame("regression", n=120)
-    (row,) = fold_bags.one_split(df, "y", "regression", seed=0, repeats=2)
+    (row,) = fold_bags.one_split(df, "y", "regression", seed=0, repeats=2, frameworks=("sklearn",))
     assert row["folds"] == 5 and row["repeats"] == 2 and "refit" not in row
     assert math.isfinite(row["bag"]["rmse"]) and math.isfinite(row["bag_all"]["rmse"])
     assert row["bag"]["rmse"] != row["bag_all"]["rmse"]  # 10 fold models averaged, not the first 5
-    (plain,) = fold_bags.one_split(df, "y", "regression", seed=0)
+    (plain,) = fold_bags.one_split(df, "y", "regression", seed=0, frameworks=("sklearn",))
     assert "refit" in plain and "bag_all" not in plain
     constant = {"rmse": 10.0}
     rows = pd.DataFrame([
