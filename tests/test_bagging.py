@@ -90,6 +90,9 @@ def test_small_data_keeps_its_cross_validation_and_bags_the_first_repeats_folds(
     cv, bagged, messages = _plan(n, 100.0)  # the default, whatever the cost: keeping fold models costs no training
     assert bagged.bagged and bagged.splits is cv.splits and bagged.repeats == cv.repeats
     assert bagged.kept_folds == kept_folds and cv.kept_folds == 0 and messages == []
+    # A network keeps every repeat's fold models (its variance is what averaging them removes).
+    assert bagged.kept_models(network=False) == kept_folds and cv.kept_models(network=True) == 0
+    assert bagged.kept_models(network=True) == kept_folds * bagged.repeats
     assert "no refit" in bagged.describe() and ("repeated 3 times" in bagged.describe()) == (n <= 1_000)
     isolated, kept, _ = _plan(n, 0.01, isolation="process")  # a child process sends back one model
     assert kept is isolated and not kept.bagged
@@ -100,13 +103,33 @@ def test_a_small_data_search_averages_its_fold_models_by_default_and_refits_with
     r = automl.fit(df, "y", time_budget=20, n_trials=3, frameworks=["sklearn"], verbosity=0, seed=0, ensemble=False,
                    search_options={"cv_repeats": 2})
     assert r.refit.startswith("no refit: the final model averages trial") and "5 fold models" in r.refit
-    assert len(r.best_model.members) == 5 and r.validation.endswith("first repeat's 5 fold models, no refit)")
+    assert len(r.best_model.members) == 5
+    assert r.validation.endswith("first repeat's 5 fold models, a network's all 10, no refit)")
     best = r.leaderboard.iloc[0]
     assert len(best.fold_scores) == 10  # both repeats scored; only the first one's models are kept
     np.testing.assert_allclose(r.predict_proba(df.head(7)).sum(axis=1), 1.0, atol=1e-9)
     off = automl.fit(df, "y", time_budget=20, n_trials=3, frameworks=["sklearn"], verbosity=0, seed=0,
                      ensemble=False, search_options={"cv_repeats": 2, "bagging": "medium"})
     assert off.refit.startswith("refitted on all rows") and "no refit" not in off.validation
+
+
+def test_a_network_trial_on_small_data_keeps_every_repeats_fold_models():
+    from search_spaces import register, unregister
+    from tests.test_toy_adapter import ToyAdapter
+
+    class ToyNetwork(ToyAdapter):
+        name = "toynet"
+        display_name = "Toy network"
+        network = True
+
+    register(ToyNetwork)
+    try:
+        r = automl.fit(make_frame("binary", n=120), "y", time_budget=20, n_trials=2, frameworks=["toynet"],
+                       verbosity=0, seed=0, ensemble=False, search_options={"cv_repeats": 2})
+    finally:
+        unregister("toynet")
+    assert len(r.best_model.members) == 10 and "10 fold models" in r.refit
+    assert len(r.leaderboard.iloc[0].fold_scores) == 10
 
 
 def test_a_bag_too_large_for_its_memory_is_validated_but_not_kept():

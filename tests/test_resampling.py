@@ -42,4 +42,4 @@ def test_fit_draws_small_data_cross_validation_three_times_by_default():
 
     result = automl.fit(make_frame("binary", n=120), "y", n_trials=1, frameworks=["sklearn"], verbosity=0)
     assert result.validation == (f"stratified 5-fold cross-validation, repeated {CV5_REPEATS} times (the final "
-                                 "model averages the first repeat's 5 fold models, no refit)")
+                                 "model averages the first repeat's 5 fold models, a network's all 15, no refit)")

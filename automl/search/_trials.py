@@ -106,7 +106,8 @@ class TrialRunner:
 
         trial_bag = bag(folds.models) if bagged else None
         if folds.bag_refused:
-            self._refused_bag(trial.number, f"{framework}/{config.family}", folds.bag_refused)
+            self._refused_bag(trial.number, f"{framework}/{config.family}", folds.bag_refused,
+                              self.resampling.kept_models(self.adapters[framework].network))
         if self.keep_oof and complete and not folds.truncated:
             self.candidates.remember(
                 trial.number, value, np.concatenate(oof), first_seconds,  # type: ignore[arg-type]
@@ -131,7 +132,7 @@ class TrialRunner:
             )
 
         try:
-            return self._fit_folds(build(device), deadline, report)
+            return self._fit_folds(build(device), deadline, report, adapter.network)
         except Exception as e:
             if device == "cpu" or not is_gpu_error(e):
                 raise
@@ -143,9 +144,9 @@ class TrialRunner:
             self._devices[framework] = "cpu"
             trial.set_user_attr("device", "cpu")
             trial.set_user_attr("gpu_fallback", reason)
-            return self._fit_folds(build("cpu"), deadline, report)
+            return self._fit_folds(build("cpu"), deadline, report, adapter.network)
 
-    def _fit_folds(self, estimator: Any, deadline: float, report: Any) -> FoldsResult:
+    def _fit_folds(self, estimator: Any, deadline: float, report: Any, network: bool = False) -> FoldsResult:
         """The trial's fold loop: here, or in the trial process when trials are isolated."""
         if self.isolation == "process":
             from automl.search._isolation import IsolationError
@@ -163,12 +164,12 @@ class TrialRunner:
         return fit_folds(
             estimator, self.X, self.y, self.resampling.splits, self.scorer, deadline=deadline, report=report,
             n_threads=self._n_threads, classes=self.classes, keep_oof=self.keep_oof, metric_name=self.metric.name,
-            keep_models=self.resampling.kept_folds, bag_bytes_limit=self.candidates.one_bag_limit,
+            keep_models=self.resampling.kept_models(network), bag_bytes_limit=self.candidates.one_bag_limit,
         )
 
-    def _refused_bag(self, number: int, model: str, size: int) -> None:
+    def _refused_bag(self, number: int, model: str, size: int, kept: int) -> None:
         """Say (once per search in the messages, every time in the log) that a bag was too large to keep."""
-        msg = (f"trial {number} ({model}): its {self.resampling.kept_folds} fold models would hold ~{_size(size)}, "
+        msg = (f"trial {number} ({model}): its {kept} fold models would hold ~{_size(size)}, "
                f"more than the {_size(self.candidates.one_bag_limit)} one bag may hold, so they were not kept: "
                "it joins no ensemble of bags, and if it is the best its first fold's model (or a refit, time "
                "allowing) stands in")
