@@ -49,6 +49,12 @@ def split_name(dataset: str, split: int) -> str:
     return dataset if split == 0 else f"{dataset}@split{split}"
 
 
+def parse_split_name(name: str) -> tuple[str, int]:
+    """(dataset, split) of a name :func:`split_name` wrote."""
+    dataset, _, split = name.partition("@split")
+    return dataset, int(split or 0)
+
+
 def score(task: str, y_true: pd.Series, pred: np.ndarray | None, proba: np.ndarray | None,
           classes: list[Any] | None) -> dict[str, float]:
     """Holdout metrics from predictions (regression) or class probabilities in ``classes`` order."""

@@ -48,6 +48,7 @@ from benchmarks._suite import (
     load_split,
     normalised,
     outside_training_range,
+    parse_split_name,
     read_manifest,
     split_name,
 )
@@ -304,10 +305,10 @@ def extrapolation_lines(g: pd.DataFrame, suite: Path) -> list[str]:
     entries = {e["name"]: e for e in read_manifest(suite)}
     cells = []
     for dataset in g.loc[g.task == "regression", "dataset"].drop_duplicates():
-        name, _, split = str(dataset).partition("@split")
+        name, split = parse_split_name(str(dataset))
         if name not in entries:
             continue
-        train, test = load_split(entries[name], suite, int(split or 0))
+        train, test = load_split(entries[name], suite, split)
         cells.append(f"{dataset} {outside_training_range(train, test, entries[name]['target'])}/{len(test)}")
     return [f"Regression test rows outside the training target range: {', '.join(cells)}.", ""] if cells else []
 
@@ -375,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                          "project's run at a commit with the same code (a long run can go on later)")
     args = ap.parse_args(argv)
     if args.report:
-        print(render(args.report))
+        print(render(args.report, args.suite))
         return 0
     entries = [e for e in read_manifest(args.suite) if not args.datasets or e["name"] in args.datasets]
     unknown = set(args.datasets or ()) - {e["name"] for e in entries}
@@ -418,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{row.get(metric, float('nan')):.5g} wall={row['fit_predict_s']:.1f}s "
                       f"peak={row['peak_mb']}MB best={row.get('best')} {row.get('error', '')[:120]}", flush=True)
     print()
-    print(render(out))
+    print(render(out, args.suite))
     return 0
 
 

@@ -10,7 +10,15 @@ import pandas as pd
 import pytest
 
 from benchmarks import compare
-from benchmarks._suite import constant_scores, load_split, normalised, outside_training_range, score, split_name
+from benchmarks._suite import (
+    constant_scores,
+    load_split,
+    normalised,
+    outside_training_range,
+    parse_split_name,
+    score,
+    split_name,
+)
 
 
 def test_normalised_score_is_zero_for_the_constant_and_one_for_the_best():
@@ -61,6 +69,7 @@ def test_another_outer_split_draws_other_test_rows_under_its_own_name(tmp_path):
     assert first["x"].tolist() == again["x"].tolist()
     assert len(other) == 25 and set(other["x"]) != set(first["x"])
     assert split_name("d", 0) == "d" and split_name("d", 3) == "d@split3"
+    assert parse_split_name("d@split3") == ("d", 3) and parse_split_name("d") == ("d", 0)
 
 
 def test_test_rows_outside_the_training_target_range_are_counted_and_reported(tmp_path):
