@@ -19,6 +19,14 @@ from benchmarks._suite import load_split, read_manifest, split_name
 from benchmarks.compare import DEFAULT_SUITE, ROOT
 
 
+def ensemble_weights(info: dict) -> dict[str, float]:
+    """A weighted ensemble's member weights from AutoGluon's ``model_info`` (averaged over its children,
+    one per fold when it is bagged); {} for a single model."""
+    children = [c["model_weights"] for c in (info.get("children_info") or {}).values() if "model_weights" in c]
+    members = {m for c in children for m in c}
+    return {m: sum(float(c.get(m, 0.0)) for c in children) / len(children) for m in members}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", required=True)
@@ -41,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         presets = {} if args.preset == "default" else {"presets": args.preset}
         predictor.fit(train, time_limit=args.budget, **presets)
         ensemble = predictor.model_best
-        weights = predictor._trainer.load_model(ensemble)._get_model_weights() if "Ensemble" in ensemble else {}
+        weights = ensemble_weights(predictor.model_info(ensemble))
         board = predictor.leaderboard(test, extra_info=False)
     columns = ["model", "score_test", "score_val", "stack_level", "fit_time"]
     with pd.option_context("display.width", 200):

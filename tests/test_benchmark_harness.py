@@ -328,3 +328,13 @@ def test_fold_bags_compares_every_repeats_fold_models_with_the_first_repeats():
     d = fold_bags.differences(rows)  # best 5.0: span |5 - 10| = 5
     assert d.difference.tolist() == pytest.approx([0.2, -0.1])
     assert "| bag_all better | bag better |" in fold_bags.report(rows, "cmd")
+
+
+def test_peer_leaderboard_reads_the_ensembles_weights_from_autogluons_model_info():
+    from benchmarks.peer_leaderboard import ensemble_weights
+
+    one = {"children_info": {"S1F1": {"model_weights": {"LightGBM": 0.75, "NN": 0.25}}}}
+    assert ensemble_weights(one) == {"LightGBM": 0.75, "NN": 0.25}
+    folds = {"children_info": {"F1": {"model_weights": {"A": 1.0}}, "F2": {"model_weights": {"A": 0.5, "B": 0.5}}}}
+    assert ensemble_weights(folds) == {"A": 0.75, "B": 0.25}
+    assert ensemble_weights({"children_info": None}) == {} and ensemble_weights({}) == {}

@@ -146,8 +146,9 @@ class TrialRunner:
             trial.set_user_attr("gpu_fallback", reason)
             return self._fit_folds(build("cpu"), deadline, report, adapter.network)
 
-    def _fit_folds(self, estimator: Any, deadline: float, report: Any, network: bool = False) -> FoldsResult:
-        """The trial's fold loop: here, or in the trial process when trials are isolated."""
+    def _fit_folds(self, estimator: Any, deadline: float, report: Any, network: bool) -> FoldsResult:
+        """The trial's fold loop: here, or in the trial process when trials are isolated; a ``network``'s
+        bag keeps every repeat's fold models (:meth:`Resampling.kept_models`)."""
         if self.isolation == "process":
             from automl.search._isolation import IsolationError
 
