@@ -304,6 +304,8 @@ SEARCH_OPTIONS = {
     "subsample": (True, False),
     "bagging": (True, False, "medium"),
     "cv_repeats": (1, 2, 3, 4, 5),
+    # Ensemble weights on up to 1,000 rows: greedy selection averaged over bootstrap samples, or one pass.
+    "selection": ("bootstrap", "greedy"),
     "isolation": ("none", "process"),
     # Keras 3's backend for this process (and its trial processes); "auto": the fastest measured here.
     "keras_backend": ("auto", "tensorflow", "jax", "torch"),

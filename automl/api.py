@@ -123,7 +123,9 @@ def fit(
     models instead of a refit on all rows, and on 10,000 to 200,000 rows each trial is a k-fold bag
     whose fold models are kept, when the time plan says enough trials fit; "medium": only the latter,
     small data refits; False: neither)
-    and ``cv_repeats`` (1-5, default 3: how often 5-fold cross-validation is drawn on up to 1,000 rows).
+    , ``cv_repeats`` (1-5, default 3: how often 5-fold cross-validation is drawn on up to 1,000 rows)
+    and ``selection`` ("bootstrap", default: on up to 1,000 rows the ensemble's weights are greedy
+    selection's averaged over bootstrap samples of the out-of-fold rows; "greedy": one pass).
     """
     if verbosity not in (0, 1, 2):
         raise InputError(f"verbosity must be 0, 1 or 2, got {verbosity!r}")

@@ -37,6 +37,8 @@ VARIANTS: dict[str, dict] = {
     "no-bagging": {"bagging": False},
     # Small data refitted on all rows instead of averaging the cross-validation's fold models.
     "small-refit": {"bagging": "medium"},
+    # Small data's ensemble weights from one greedy pass instead of averaged over bootstrap samples.
+    "greedy-selection": {"selection": "greedy"},
 }
 #: Row subsampling only acts on large data: its variant runs on the suite's large datasets.
 SUBSAMPLE_DATASETS = ["adult", "diamonds", "california_houses"]
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=20.0)
     ap.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     ap.add_argument("--datasets", nargs="*")
+    ap.add_argument("--splits", nargs="+", type=int, default=[0],
+                    help="outer splits (benchmarks.compare --splits): 0 is the suite's own")
     ap.add_argument("--suite", default=str(compare.DEFAULT_SUITE))
     ap.add_argument("--report", action="store_true", help="only print the table of the existing results")
     ap.add_argument("--out", help="JSON-lines file (default benchmarks/results/ablation_<budget>s.jsonl)")
@@ -80,12 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.variants:
         datasets = args.datasets or {
             "no-subsample": SUBSAMPLE_DATASETS, "no-cv-repeats": SMALL_DATASETS, "small-refit": CV_DATASETS,
-            "no-bagging": BAGGED_DATASETS,
+            "no-bagging": BAGGED_DATASETS, "greedy-selection": SMALL_DATASETS,
         }.get(name)
         argv_ = ["--budgets", str(args.budget), "--systems", "automl", "--label", name, "--suite", args.suite,
                  "--automl-options", json.dumps(VARIANTS[name]), "--out", str(out)]
         if datasets:
             argv_ += ["--datasets", *datasets]
+        if args.splits != [0]:
+            argv_ += ["--splits", *map(str, args.splits)]
         compare.main(argv_)
     table = deltas(out)
     out.with_name(out.stem + "_deltas.md").write_text(table + "\n")

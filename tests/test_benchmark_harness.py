@@ -338,3 +338,28 @@ def test_peer_leaderboard_reads_the_ensembles_weights_from_autogluons_model_info
     folds = {"children_info": {"F1": {"model_weights": {"A": 1.0}}, "F2": {"model_weights": {"A": 0.5, "B": 0.5}}}}
     assert ensemble_weights(folds) == {"A": 0.75, "B": 0.25}
     assert ensemble_weights({"children_info": None}) == {} and ensemble_weights({}) == {}
+
+
+def test_ensemble_selection_scores_each_way_of_weighting_the_same_candidates(tmp_path):
+    from benchmarks import ensemble_selection as es
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=120), "b": rng.normal(size=120)})
+    df["y"] = 2 * df.a + rng.normal(0, 0.5, 120)
+    cached = es.candidates(df, "y", "regression", split=0, repeats=1, frameworks=("sklearn",))
+    m = len(cached["keys"])
+    assert m >= 2 and cached["oof"].shape == (m, 90) and cached["test"].shape == (m, 30)
+    assert sorted(cached["eval_rows"]) == list(range(90))  # every training row predicted out of fold once
+    path = tmp_path / "toy_split0_r1.npz"
+    np.savez(path, **cached)
+    rows = es.evaluate(path, "regression")
+    assert [r["way"] for r in rows] == list(es.WAYS)
+    for r in rows:
+        assert sum(r["members"].values()) == pytest.approx(1.0, abs=1e-2) and r["scores"]["rmse"] > 0
+    assert len(next(r for r in rows if r["way"] == "uniform")["members"]) == m
+    assert len(next(r for r in rows if r["way"] == "best")["members"]) == 1
+    table = pd.DataFrame([{"dataset": "toy", "source": "dev", "task": "regression", "rows": 120, "split": 0,
+                           "commit": "abc", **r} for r in rows])
+    d = es.differences(table)
+    assert d[d.way == "greedy"].difference.abs().max() == 0  # greedy against itself
+    assert "| bagged | 1 |" in es.report(table, "cmd")

@@ -69,6 +69,7 @@ def test_fit_names_ensemble_members_when_one_wins() -> None:
     assert abs(sum(m["weight"] for m in r.ensemble) - 1) < 1e-3
     assert {"trial", "framework", "model", "weight"} <= set(r.ensemble[0])
     assert "Ensemble:" in r.summary() and r.refit.startswith("ensemble of")
+    assert "weights averaged over 20 bootstrap samples of the out-of-fold rows" in r.refit  # 300 rows, 60 s
     assert r.best_score > r.leaderboard.score.max()
     proba = r.predict_proba(make_frame("multiclass", n=30, seed=2))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
@@ -144,3 +145,76 @@ def test_an_ensemble_that_validates_better_but_cannot_be_refitted_in_time_is_nam
     assert "costliest validated better" in r.refit  # cheaper selections were tried first: none fitted either
     assert r.best_model_family != "ensemble" and not r.ensemble
     assert not any("validated better" in m for m in r.messages)  # said once, in the final model's line
+
+
+def test_bootstrapped_selection_draws_a_rows_predictions_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With repeated cross-validation each row has one out-of-fold prediction per repeat: a bootstrap
+    sample takes all of a drawn row's, as often as the row was drawn."""
+    from automl.search import _ensemble
+
+    groups = np.tile(np.arange(50), 3)  # 50 rows, 3 repeats: the search's eval_index
+    seen: list[np.ndarray] = []
+    real = _ensemble.greedy_selection
+
+    def spy(predictions, y, scorer, classes, rounds=25):  # type: ignore[no-untyped-def]
+        seen.append(np.asarray(predictions[0]).astype(int))  # candidate 0 predicts its own position
+        return real(predictions, y, scorer, classes, rounds)
+
+    monkeypatch.setattr(_ensemble, "greedy_selection", spy)
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=150)
+    preds = {0: np.arange(150.0), 1: y + rng.normal(0, 0.3, 150)}
+    _ensemble.bootstrapped_selection(preds, y, get_scorer("neg_root_mean_squared_error"), None, groups=groups,
+                                     samples=4, seed=0)
+    assert len(seen) == 4
+    for positions in seen:
+        drawn = np.bincount(groups[positions], minlength=50)
+        for row in range(50):  # a row's three positions appear equally often
+            counts = np.bincount(positions[groups[positions] == row], minlength=150)[groups == row]
+            assert (counts == drawn[row] // 3).all()
+        assert len(positions) == 150 and (drawn == 0).any() and (drawn > 3).any()
+
+
+def test_bootstrapped_selection_averages_passes_and_scores_the_blend_on_all_rows() -> None:
+    from automl.search._ensemble import bootstrapped_selection
+
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=200)
+    preds = {k: y + rng.normal(0, 0.6, 200) for k in range(6)}  # six equally good, independent candidates
+    scorer = get_scorer("neg_root_mean_squared_error")
+    weights, score = bootstrapped_selection(preds, y, scorer, None, groups=np.arange(200), samples=20, seed=0)
+    again = bootstrapped_selection(preds, y, scorer, None, groups=np.arange(200), samples=20, seed=0)
+    one_pass, _ = greedy_selection(preds, y, scorer, None)
+    assert again == (weights, score)  # seeded
+    assert sum(weights.values()) == pytest.approx(1.0) and list(weights.values()) == sorted(weights.values())[::-1]
+    assert len(weights) >= len(one_pass)  # passes on different rows pick different members
+    blend = sum(w * preds[k] for k, w in weights.items())
+    assert score == pytest.approx(score_predictions(scorer, blend, y, None))
+    assert score > max(score_predictions(scorer, p, y, None) for p in preds.values())
+
+
+@pytest.mark.parametrize(("rows", "budget", "selection", "bootstrapped"), [
+    (300, 60.0, "bootstrap", True), (300, 0.01, "bootstrap", False), (5000, 300.0, "bootstrap", False),
+    (300, 60.0, "greedy", False),
+])
+def test_the_search_bootstraps_the_weights_on_small_data_when_time_allows(
+    rows: int, budget: float, selection: str, bootstrapped: bool
+) -> None:
+    """Small data (<= 1,000 rows): greedy selection averaged over bootstrap samples, as many as fit in 3% of
+    the budget at one pass's pace, and none below 5; larger data, or ``selection="greedy"``: one pass."""
+    import types
+
+    import pandas as pd
+
+    from automl.search._refit import Refitter
+
+    rng = np.random.default_rng(3)
+    y = pd.Series(rng.normal(size=rows))
+    preds = {k: y.to_numpy() + rng.normal(0, 0.6, rows) for k in range(4)}
+    refitter = types.SimpleNamespace(y=y, eval_index=np.arange(rows), selection_samples=0,
+                                     settings=types.SimpleNamespace(time_budget=budget, seed=0, selection=selection))
+    weights, _ = Refitter.select(refitter, preds, y, get_scorer("neg_root_mean_squared_error"), None)  # type: ignore[arg-type]
+    assert (refitter.selection_samples >= 5) is bootstrapped
+    assert refitter.selection_samples <= 20 and sum(weights.values()) == pytest.approx(1.0)
+    if not bootstrapped:
+        assert weights == greedy_selection(preds, y, get_scorer("neg_root_mean_squared_error"), None)[0]

@@ -64,6 +64,7 @@ def test_failures_make_a_framework_dearer():
         ({"search_options": {"pruner": "hyperband"}}, r"search_options\['pruner'\] must be one of"),
         ({"search_options": {"allocation": "random"}}, r"search_options\['allocation'\]"),
         ({"search_options": {"portfolio": 1}}, r"search_options\['portfolio'\]"),
+        ({"search_options": {"selection": "caruana"}}, r"search_options\['selection'\] must be one of"),
         ({"search_options": {"speed": "max"}}, "unknown key 'speed'"),
         ({"search_options": ["sha"]}, "search_options must be a dict"),
     ],
@@ -526,6 +527,8 @@ def test_an_ensemble_whose_refit_does_not_fit_gives_way_to_one_of_cheaper_member
     study = SimpleNamespace(trials={n: SimpleNamespace(user_attrs={"fold_seconds": s}) for n, s in seconds.items()})
     refitter = object.__new__(Refitter)
     refitter.metric, refitter.classes = resolve_metric("rmse", "regression"), None
+    refitter.y, refitter.eval_index = y, np.arange(400)
+    refitter.settings = SimpleNamespace(selection="bootstrap", time_budget=300.0, seed=0)
     left = {"seconds": 10.0}
     refitter.plan = SimpleNamespace(
         refit_factor=1.0, trial_refit_seconds=lambda t: t.user_attrs.get("fold_seconds", 0.0),

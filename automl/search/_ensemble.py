@@ -103,6 +103,32 @@ def greedy_selection(
     return {k: v / count for k, v in picks.items()}, float(best_score)
 
 
+def bootstrapped_selection(
+    predictions: dict[int, np.ndarray], y: Any, scorer: Any, classes: np.ndarray | None, *, groups: np.ndarray,
+    samples: int, seed: int, rounds: int = 25,
+) -> tuple[dict[int, float], float]:
+    """Greedy selection on ``samples`` bootstrap samples of the rows, its weights averaged (trial number ->
+    weight, summing to 1), and that ensemble's out-of-fold score on all rows. ``groups`` names the row
+    each prediction is for: with repeated cross-validation a row's predictions are drawn together.
+
+    On a few hundred rows the weights one greedy pass fits to the out-of-fold predictions carry their
+    noise to new rows; averaging the passes over resamples of the rows steadies them (bagged ensemble
+    selection, Caruana et al., 2006)."""
+    rng = np.random.default_rng(seed)
+    _, row_of = np.unique(np.asarray(groups), return_inverse=True)
+    n_rows, positions, y_all = int(row_of.max()) + 1, np.arange(len(row_of)), np.asarray(y)
+    total: dict[int, float] = {}
+    for _ in range(samples):
+        drawn = np.bincount(rng.integers(0, n_rows, n_rows), minlength=n_rows)
+        rows = np.repeat(positions, drawn[row_of])
+        picked, _ = greedy_selection({n: p[rows] for n, p in predictions.items()}, y_all[rows], scorer, classes, rounds)
+        for n, w in picked.items():
+            total[n] = total.get(n, 0.0) + w / samples
+    weights = dict(sorted(total.items(), key=lambda kv: -kv[1]))
+    blend = sum(w * predictions[n] for n, w in weights.items())
+    return weights, score_predictions(scorer, np.asarray(blend), y, classes)
+
+
 class WeightedEnsemble(BaseEstimator):
     """A weighted average of fitted pipelines' probabilities (classification) or values."""
 

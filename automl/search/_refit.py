@@ -27,6 +27,16 @@ from search_spaces import Config, FeatureSpec, FrameworkAdapter, fit_budget
 
 logger = logging.getLogger("automl")
 
+#: Up to this many training rows (where the search cross-validates on 5 folds drawn 3 times), the
+#: ensemble's weights are greedy selection's averaged over bootstrap samples of the out-of-fold rows:
+#: one pass fits the weights to those few rows' noise (``benchmarks.ensemble_selection``;
+#: docs/benchmarks.md, "Ensemble weights on small data"). The samples are bounded by time: one pass
+#: scores every candidate up to 25 times, and a many-class log loss costs several times an RMSE.
+BOOTSTRAP_MAX_ROWS = 1_000
+SELECTION_BOOTSTRAPS = 20
+MIN_SELECTION_BOOTSTRAPS = 5
+SELECTION_BUDGET_SHARE = 0.03
+
 
 def config_of(trial: optuna.trial.FrozenTrial) -> Config:
     return Config(trial.params["framework"], trial.user_attrs["family"], dict(trial.user_attrs["config"]))
@@ -64,6 +74,8 @@ class Refitter:
         self.plan, self.best, self.candidates = plan, best, candidates
         self.cores, self.interrupts, self.messages = cores, interrupts, messages
         self.eval_index, self.classes = eval_index, classes
+        #: Bootstrap samples the last selection averaged its weights over (0: one greedy pass).
+        self.selection_samples = 0
 
     def _pool(self) -> dict[int, np.ndarray]:
         """The candidates ensemble selection may pick, by their out-of-fold predictions: with bagging,
@@ -71,13 +83,40 @@ class Refitter:
         return {n: e.pred for n, e in self.candidates.entries.items() if e.bag is not None or not self.plan.bagged}
 
     def likely_members(self) -> dict[int, float]:
-        """The ensemble greedy selection would pick from the candidates now (the time plan's reserve)."""
-        from automl.search._ensemble import encoded_target, greedy_selection
+        """The ensemble selection would pick from the candidates now (the time plan's reserve)."""
+        from automl.search._ensemble import encoded_target
 
-        preds = self._pool()
         y_eval, scorer, classes = encoded_target(self.y.iloc[self.eval_index], self.metric, self.classes)
-        weights, _ = greedy_selection(preds, y_eval, scorer, classes)
+        weights, _ = self.select(self._pool(), y_eval, scorer, classes)
         return weights
+
+    def select(
+        self, preds: dict[int, np.ndarray], y_eval: Any, scorer: Any, classes: np.ndarray | None
+    ) -> tuple[dict[int, float], float]:
+        """Ensemble weights from the out-of-fold predictions, and the ensemble's score: greedy selection,
+        on small data averaged over bootstrap samples of the rows (up to :data:`SELECTION_BOOTSTRAPS`,
+        as many as fit in :data:`SELECTION_BUDGET_SHARE` of the budget at one greedy pass's pace; with
+        fewer than :data:`MIN_SELECTION_BOOTSTRAPS` the single pass stands)."""
+        from automl.search._ensemble import bootstrapped_selection, greedy_selection
+
+        started = time.monotonic()
+        self.selection_samples = 0
+        weights, score = greedy_selection(preds, y_eval, scorer, classes)
+        if self.settings.selection != "bootstrap" or len(self.y) > BOOTSTRAP_MAX_ROWS or len(preds) < 2:
+            return weights, score
+        one_pass = max(time.monotonic() - started, 1e-3)
+        samples = min(SELECTION_BOOTSTRAPS, int(SELECTION_BUDGET_SHARE * self.settings.time_budget / one_pass))
+        if samples < MIN_SELECTION_BOOTSTRAPS:
+            return weights, score
+        self.selection_samples = samples
+        return bootstrapped_selection(
+            preds, y_eval, scorer, classes, groups=self.eval_index, samples=samples, seed=self.settings.seed
+        )
+
+    def _weights_note(self) -> str:
+        if not self.selection_samples:
+            return ""
+        return f"; weights averaged over {self.selection_samples} bootstrap samples of the out-of-fold rows"
 
     def finish(self, study: optuna.Study, interrupted: bool) -> SearchOutcome:
         """The outcome: the best trial refitted (on all rows when time allows), or why it was not."""
@@ -206,7 +245,7 @@ class Refitter:
 
     def try_ensemble(self, study: optuna.Study, outcome: SearchOutcome) -> None:
         """Replace the single best model by a greedy ensemble when it validates better and fits in time."""
-        from automl.search._ensemble import encoded_target, greedy_selection, score_predictions
+        from automl.search._ensemble import encoded_target, score_predictions
 
         preds = self._pool()
         if len(preds) < 2 or outcome.best_trial is None:
@@ -215,7 +254,7 @@ class Refitter:
                 outcome.refit += " whose fold models were kept"
             return
         y_eval, scorer, classes = encoded_target(self.y.iloc[self.eval_index], self.metric, self.classes)
-        weights, score = greedy_selection(preds, y_eval, scorer, classes)
+        weights, score = self.select(preds, y_eval, scorer, classes)
         best_value = float(outcome.best_trial.value)  # type: ignore[arg-type]
         # Compare like with like: the ensemble is scored on all out-of-fold rows pooled, the trial's
         # value is a mean over folds (for RMSE the pooled score is never the better of the two).
@@ -244,7 +283,7 @@ class Refitter:
         self._adopt(outcome, members, weights, trials, score)
         outcome.refit = (
             f"ensemble of {len(members)} trials refitted on all rows in {time.monotonic() - started:.1f}s "
-            f"(predicted ~{needed:.1f}s){without}"
+            f"(predicted ~{needed:.1f}s){without}{self._weights_note()}"
         )
         logger.info(
             "ensemble of %d trials: %s=%.5g (best single %.5g)", len(members), self.metric.display_name,
@@ -259,8 +298,6 @@ class Refitter:
         and what was left out: while they do not fit, the costliest member other than the best trial
         (already refitted) leaves the pool and selection runs again, as long as the ensemble still
         validates better than the best trial. None, with the reason in ``outcome.refit``, otherwise."""
-        from automl.search._ensemble import greedy_selection
-
         y_eval, scorer, classes, best_value = judge
         best_number = outcome.best_trial.number  # type: ignore[union-attr]
         pool, dropped, first = dict(preds), [], ""
@@ -282,7 +319,7 @@ class Refitter:
             del pool[costly]
             # An ensemble selected on the cheaper pool (a network's refit often costs most: mfeat_factors at
             # 300 s once kept a single model because its members needed ~33 s with 5 s left).
-            weights, score = greedy_selection(pool, y_eval, scorer, classes)
+            weights, score = self.select(pool, y_eval, scorer, classes)
             if len(weights) < 2 or score <= best_value:
                 outcome.refit += (
                     f"; no ensemble: {first}, and none without the {len(dropped)} costliest validated better"
@@ -342,6 +379,7 @@ class Refitter:
         self._adopt(outcome, flatten(bags, list(weights.values())), weights, trials, score, folds)
         outcome.refit = (
             f"ensemble of {len(bags)} bagged trials ({sum(folds.values())} fold models averaged), no refit"
+            f"{self._weights_note()}"
         )
         logger.info("%s: %s=%.5g", outcome.refit, self.metric.display_name, self.metric.display(score))
 

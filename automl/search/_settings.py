@@ -30,6 +30,9 @@ class SearchSettings:
     #: True: small data's cross-validation fold models kept (no refit), and on medium data k-fold bags
     #: when the time plan allows; "medium": only the latter (small data refits on all rows); False: neither.
     bagging: bool | str = True
+    #: Ensemble weights on up to 1,000 rows: "bootstrap" (greedy selection averaged over bootstrap
+    #: samples of the out-of-fold rows) or "greedy" (one pass, as on larger data).
+    selection: str = "bootstrap"
     #: "process": each trial runs in a child process that is killed at the trial's deadline or memory cap.
     isolation: str = "none"
     #: Keras 3's backend: "auto", "tensorflow", "jax" or "torch" (see recommender.keras_backends).
