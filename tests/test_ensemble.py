@@ -193,6 +193,20 @@ def test_bootstrapped_selection_averages_passes_and_scores_the_blend_on_all_rows
     assert score > max(score_predictions(scorer, p, y, None) for p in preds.values())
 
 
+def test_bootstrapped_selection_skips_a_sample_that_leaves_a_rare_class_out() -> None:
+    """One-vs-rest ROC AUC is undefined without every class: such a sample is not scored."""
+    from automl.search._ensemble import bootstrapped_selection
+
+    rng = np.random.default_rng(4)
+    y = np.array([0] * 60 + [1] * 59 + [2])  # the one row of class 2 is missing from 2 of the 10 samples
+    onehot = np.eye(3)[y]
+    preds = {k: (onehot + rng.random((120, 3))) / (1 + rng.random((120, 1)) * 3) for k in range(3)}
+    preds = {k: p / p.sum(axis=1, keepdims=True) for k, p in preds.items()}
+    scorer = get_scorer("roc_auc_ovr")
+    weights, score = bootstrapped_selection(preds, y, scorer, np.arange(3), groups=np.arange(120), samples=10, seed=0)
+    assert sum(weights.values()) == pytest.approx(1.0) and np.isfinite(score)
+
+
 @pytest.mark.parametrize(("rows", "budget", "selection", "bootstrapped"), [
     (300, 60.0, "bootstrap", True), (300, 0.01, "bootstrap", False), (5000, 300.0, "bootstrap", False),
     (300, 60.0, "greedy", False),

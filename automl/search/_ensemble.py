@@ -117,14 +117,21 @@ def bootstrapped_selection(
     rng = np.random.default_rng(seed)
     _, row_of = np.unique(np.asarray(groups), return_inverse=True)
     n_rows, positions, y_all = int(row_of.max()) + 1, np.arange(len(row_of)), np.asarray(y)
+    labels = len(np.unique(y_all)) if classes is not None else 0
     total: dict[int, float] = {}
+    used = 0
     for _ in range(samples):
         drawn = np.bincount(rng.integers(0, n_rows, n_rows), minlength=n_rows)
         rows = np.repeat(positions, drawn[row_of])
+        if labels and len(np.unique(y_all[rows])) < labels:
+            continue  # a rare class left out: ROC AUC over the classes would not be defined
         picked, _ = greedy_selection({n: p[rows] for n, p in predictions.items()}, y_all[rows], scorer, classes, rounds)
+        used += 1
         for n, w in picked.items():
-            total[n] = total.get(n, 0.0) + w / samples
-    weights = dict(sorted(total.items(), key=lambda kv: -kv[1]))
+            total[n] = total.get(n, 0.0) + w
+    if not used:
+        return greedy_selection(predictions, y, scorer, classes, rounds)
+    weights = {n: w / used for n, w in sorted(total.items(), key=lambda kv: -kv[1])}
     blend = sum(w * predictions[n] for n, w in weights.items())
     return weights, score_predictions(scorer, np.asarray(blend), y, classes)
 
