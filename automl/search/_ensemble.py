@@ -132,8 +132,10 @@ def bootstrapped_selection(
     if not used:
         return greedy_selection(predictions, y, scorer, classes, rounds)
     weights = {n: w / used for n, w in sorted(total.items(), key=lambda kv: -kv[1])}
-    blend = sum(w * predictions[n] for n, w in weights.items())
-    return weights, score_predictions(scorer, np.asarray(blend), y, classes)
+    blend = np.asarray(sum(w * predictions[n] for n, w in weights.items()))
+    if classes is not None:  # rows summing to 1 + 2e-16 trip log loss's "y_prob values greater than 1" check
+        blend = blend / blend.sum(axis=1, keepdims=True)
+    return weights, score_predictions(scorer, blend, y, classes)
 
 
 class WeightedEnsemble(BaseEstimator):
