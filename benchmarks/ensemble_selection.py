@@ -15,7 +15,10 @@ predictions on a held-out 25%, and several ways of weighting them:
 - ``bagged``: greedy selection on ``BOOTSTRAPS`` bootstrap samples of the out-of-fold rows, weights averaged
   (``automl.search._ensemble.bootstrapped_selection``); ``bagged_5`` the same with 5 samples, the fewest
   the search draws when time is short;
-- ``uniform``: every candidate's predictions averaged.
+- ``uniform``: every candidate's predictions averaged;
+- with ``--repeats`` above 1, ``best_mean``, ``greedy_mean`` and ``bagged_mean``: ``best``, ``greedy`` and ``bagged`` on
+  each row's out-of-fold predictions averaged over the repeats (``automl.search._ensemble.average_repeats``), where
+  the others score the repeats' predictions side by side, as the search does.
 
 Per dataset and outer split, each way's held-out score relative to ``greedy`` as
 ``(way - greedy) / |best candidate - constant|`` on the main metric (positive: better than greedy), then
@@ -51,11 +54,13 @@ FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "catboost", "torch")
 CACHE = Path(".cache/ensemble_selection")
 #: Bootstrap samples of the out-of-fold rows for ``bagged``.
 BOOTSTRAPS = 20
-WAYS = ("best", "greedy", "greedy_prefix", "bagged", "bagged_5", "uniform")
+WAYS = ("best", "greedy", "greedy_prefix", "bagged", "bagged_5", "uniform", "best_mean", "greedy_mean", "bagged_mean")
+#: Ways scored on each row's out-of-fold predictions averaged over the repeats (``--repeats`` > 1 only).
+MEAN_WAYS = ("best_mean", "greedy_mean", "bagged_mean")
 
 
 def candidates(df: pd.DataFrame, target: str, task: str, split: int, repeats: int,
-               frameworks: tuple[str, ...]) -> dict[str, Any]:
+               frameworks: tuple[str, ...], skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Every default configuration's out-of-fold predictions (in the search's split order, as the search
     pools them) and held-out predictions (its kept fold models averaged) on one outer 75/25 split."""
     from sklearn.base import clone
@@ -82,6 +87,8 @@ def candidates(df: pd.DataFrame, target: str, task: str, split: int, repeats: in
         if not adapter.is_installed():
             continue
         for config in adapter.default_configs(spec):
+            if f"{name}/{config.family}" in skip:
+                continue
             template = adapter.build(config, spec, seed=split, n_jobs=2)
             started, preds, kept, cut = time.monotonic(), [], [], False
             with threadpool_limits(limits=2), warnings.catch_warnings():
@@ -117,8 +124,19 @@ def weights(way: str, oof: np.ndarray, y_eval: np.ndarray, task: str, classes: n
             eval_rows: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
     """One weight per candidate (summing to 1) for ``way``."""
     from automl.metrics import resolve_metric
-    from automl.search._ensemble import bootstrapped_selection, encoded_target, greedy_selection, score_predictions
+    from automl.search._ensemble import (
+        average_repeats,
+        bootstrapped_selection,
+        encoded_target,
+        greedy_selection,
+        score_predictions,
+    )
 
+    if way in MEAN_WAYS:
+        groups = np.arange(len(y_eval)) if eval_rows is None else eval_rows
+        averaged, y_rows, _ = average_repeats(dict(enumerate(oof)), y_eval, groups)
+        return weights(way.removesuffix("_mean"), np.array([averaged[i] for i in range(len(oof))]), y_rows, task,
+                       classes, None, seed)
     y_enc, scorer, codes = encoded_target(pd.Series(y_eval), resolve_metric(None, task), classes)  # type: ignore[arg-type]
     y_enc = np.asarray(y_enc)
     m = len(oof)
@@ -166,7 +184,10 @@ def evaluate(path: Path, task: str) -> list[dict[str, Any]]:
     constant = json.loads(str(d["constant"]))
     singles = [_held_out(task, d["y_test"], p, classes) for p in d["test"]]
     rows = []
+    repeated = "eval_rows" in d and len(np.unique(d["eval_rows"])) < len(d["eval_rows"])
     for way in WAYS:
+        if way in MEAN_WAYS and not repeated:
+            continue
         w = weights(way, d["oof"], d["y_eval"], task, classes, d["eval_rows"] if "eval_rows" in d else None)
         members = {str(k): round(float(v), 3) for k, v in zip(d["keys"], w, strict=True) if v > 0}
         rows.append({"way": way, "scores": _held_out(task, d["y_test"], np.tensordot(w, d["test"], axes=1), classes),
@@ -208,9 +229,8 @@ def report(rows: pd.DataFrame, command: str) -> str:
              "metric (AUC, log loss, RMSE); positive: the way tests better than this project's greedy selection.",
              "", "| way | datasets | mean difference | 90% interval | better | worse |",
              "|---|---:|---:|---|---:|---:|"]
-    for way in WAYS:
-        if way == "greedy":
-            continue
+    ways = [w for w in WAYS if w != "greedy" and w in set(per.way)]
+    for way in ways:
         mine = per[per.way == way]
         extreme = mine.difference.abs().idxmax()
         bands = [("all", mine), (f"all but the most extreme ({mine.dataset[extreme]})", mine.drop(index=extreme)),
@@ -222,11 +242,11 @@ def report(rows: pd.DataFrame, command: str) -> str:
                          f"{int((g.difference > 1e-12).sum())} | {int((g.difference < -1e-12).sum())} |")
     wide = per.pivot_table(index=["dataset", "task", "rows"], columns="way", values="difference").reset_index()
     lines += ["", "Per dataset (difference against greedy):", "",
-              "| dataset | task | rows | " + " | ".join(w for w in WAYS if w != "greedy") + " |",
-              "|---|---|---:|" + "---:|" * (len(WAYS) - 1)]
+              "| dataset | task | rows | " + " | ".join(ways) + " |",
+              "|---|---|---:|" + "---:|" * len(ways)]
     for r in wide.sort_values("uniform").to_dict("records"):
         lines.append(f"| {r['dataset']} | {r['task']} | {r['rows']} | "
-                     + " | ".join(f"{r[w]:+.4f}" for w in WAYS if w != "greedy") + " |")
+                     + " | ".join(f"{r[w]:+.4f}" for w in ways) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -237,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=1,
                     help="times the 5 folds are drawn (the search draws 3; 1 fits a third as much)")
     ap.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS))
+    ap.add_argument("--skip", nargs="+", default=[], help="candidates left out, as framework/family (torch/tabm)")
     ap.add_argument("--datasets", nargs="+", help="only these datasets (of the suite and the pool sample)")
     ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
     ap.add_argument("--cache", type=Path, default=CACHE)
@@ -248,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         command += f" --repeats {args.repeats}"
     if list(args.frameworks) != list(FRAMEWORKS):
         command += f" --frameworks {' '.join(args.frameworks)}"
+    if args.skip:
+        command += f" --skip {' '.join(args.skip)}"
     commit = source_commit()
     args.cache.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -259,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.report:
                 started = time.monotonic()
                 tmp = path.with_suffix(".tmp.npz")
-                np.savez(tmp, **candidates(df, target, task, split, args.repeats, tuple(args.frameworks)))
+                np.savez(tmp, **candidates(df, target, task, split, args.repeats, tuple(args.frameworks),
+                                                 tuple(args.skip)))
                 tmp.replace(path)
                 print(f"{name:<28} split {split} {len(df):>6} rows {task:<10} {time.monotonic() - started:6.1f}s",
                       flush=True)

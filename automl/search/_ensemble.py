@@ -103,6 +103,27 @@ def greedy_selection(
     return {k: v / count for k, v in picks.items()}, float(best_score)
 
 
+def average_repeats(
+    predictions: dict[int, np.ndarray], y: Any, groups: np.ndarray
+) -> tuple[dict[int, np.ndarray], np.ndarray, np.ndarray]:
+    """Each row's out-of-fold predictions averaged over the repeats of repeated cross-validation
+    (``groups`` names the row each prediction is for), its target, and the rows in that order.
+
+    A trial's final model averages its fold models; one out-of-fold prediction comes from one of them.
+    Averaging a row's predictions over the repeats (each from a model that did not see the row) scores a
+    trial more like the average it will predict with, as AutoGluon does for repeated bagging."""
+    rows, first, row_of = np.unique(np.asarray(groups), return_index=True, return_inverse=True)
+    counts = np.bincount(row_of, minlength=len(rows)).astype(np.float64)
+
+    def mean(p: np.ndarray) -> np.ndarray:
+        p = np.asarray(p, dtype=np.float64)
+        total = np.zeros((len(rows), *p.shape[1:]))
+        np.add.at(total, row_of, p)
+        return total / counts.reshape(-1, *([1] * (p.ndim - 1)))
+
+    return {n: mean(p) for n, p in predictions.items()}, np.asarray(y)[first], rows
+
+
 def bootstrapped_selection(
     predictions: dict[int, np.ndarray], y: Any, scorer: Any, classes: np.ndarray | None, *, groups: np.ndarray,
     samples: int, seed: int, rounds: int = 25,
