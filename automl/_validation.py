@@ -306,6 +306,8 @@ SEARCH_OPTIONS = {
     "cv_repeats": (1, 2, 3, 4, 5),
     # Ensemble weights on up to 1,000 rows: greedy selection averaged over bootstrap samples, or one pass.
     "selection": ("bootstrap", "greedy"),
+    # Repeated folds, fold models kept: selection scores each row's predictions averaged over the repeats, or pooled.
+    "selection_rows": ("averaged", "pooled"),
     "isolation": ("none", "process"),
     # Keras 3's backend for this process (and its trial processes); "auto": the fastest measured here.
     "keras_backend": ("auto", "tensorflow", "jax", "torch"),

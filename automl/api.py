@@ -124,8 +124,11 @@ def fit(
     whose fold models are kept, when the time plan says enough trials fit; "medium": only the latter,
     small data refits; False: neither)
     , ``cv_repeats`` (1-5, default 3: how often 5-fold cross-validation is drawn on up to 1,000 rows)
-    and ``selection`` ("bootstrap", default: on up to 1,000 rows the ensemble's weights are greedy
-    selection's averaged over bootstrap samples of the out-of-fold rows; "greedy": one pass).
+    , ``selection`` ("bootstrap", default: on up to 1,000 rows the ensemble's weights are greedy
+    selection's averaged over bootstrap samples of the out-of-fold rows; "greedy": one pass)
+    and ``selection_rows`` ("averaged", default: where the folds are drawn several times and their
+    models kept, selection scores each row's out-of-fold predictions averaged over the repeats, as
+    the final model averages its fold models; "pooled": the repeats' predictions side by side).
     """
     if verbosity not in (0, 1, 2):
         raise InputError(f"verbosity must be 0, 1 or 2, got {verbosity!r}")

@@ -39,6 +39,8 @@ VARIANTS: dict[str, dict] = {
     "small-refit": {"bagging": "medium"},
     # Small data's ensemble weights from one greedy pass instead of averaged over bootstrap samples.
     "greedy-selection": {"selection": "greedy"},
+    # Small data's ensemble selection on the repeats' out-of-fold predictions side by side instead of averaged.
+    "pooled-rows": {"selection_rows": "pooled"},
 }
 #: Row subsampling only acts on large data: its variant runs on the suite's large datasets.
 SUBSAMPLE_DATASETS = ["adult", "diamonds", "california_houses"]
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.variants:
         datasets = args.datasets or {
             "no-subsample": SUBSAMPLE_DATASETS, "no-cv-repeats": SMALL_DATASETS, "small-refit": CV_DATASETS,
-            "no-bagging": BAGGED_DATASETS, "greedy-selection": SMALL_DATASETS,
+            "no-bagging": BAGGED_DATASETS, "greedy-selection": SMALL_DATASETS, "pooled-rows": SMALL_DATASETS,
         }.get(name)
         argv_ = ["--budgets", str(args.budget), "--systems", "automl", "--label", name, "--suite", args.suite,
                  "--automl-options", json.dumps(VARIANTS[name]), "--out", str(out)]

@@ -252,8 +252,89 @@ def test_the_search_bootstraps_the_weights_on_small_data_when_time_allows(
     preds = {k: y.to_numpy() + rng.normal(0, 0.6, rows) for k in range(4)}
     refitter = types.SimpleNamespace(y=y, eval_index=np.arange(rows), selection_samples=0,
                                      settings=types.SimpleNamespace(time_budget=budget, seed=0, selection=selection))
-    weights, _ = Refitter.select(refitter, preds, y, get_scorer("neg_root_mean_squared_error"), None)  # type: ignore[arg-type]
+    weights, _ = Refitter.select(refitter, preds, y, get_scorer("neg_root_mean_squared_error"), None, np.arange(rows))  # type: ignore[arg-type]
     assert (refitter.selection_samples >= 5) is bootstrapped
     assert refitter.selection_samples <= 20 and sum(weights.values()) == pytest.approx(1.0)
     if not bootstrapped:
         assert weights == greedy_selection(preds, y, get_scorer("neg_root_mean_squared_error"), None)[0]
+
+
+def test_average_repeats_averages_each_rows_predictions_over_the_repeats() -> None:
+    """The search's eval_index names each out-of-fold prediction's row; with 5 folds drawn 3 times every
+    row appears 3 times, in a different order per repeat."""
+    from automl.search._ensemble import average_repeats
+
+    rng = np.random.default_rng(4)
+    groups = np.concatenate([rng.permutation(40) for _ in range(3)])
+    truth = rng.normal(size=40)
+    y = truth[groups]
+    values = truth[groups] + rng.normal(0, 1, 120)
+    proba = rng.dirichlet(np.ones(3), size=120)
+    averaged, y_rows, rows = average_repeats({0: values, 1: proba}, y, groups)
+    assert (rows == np.arange(40)).all() and np.allclose(y_rows, truth)
+    for row in (0, 17, 39):
+        assert averaged[0][row] == pytest.approx(values[groups == row].mean())
+        assert np.allclose(averaged[1][row], proba[groups == row].mean(axis=0))
+    assert np.allclose(averaged[1].sum(axis=1), 1.0)
+    # Without repeats nothing changes but the order (by row).
+    once = rng.permutation(40)
+    same, y_once, _ = average_repeats({0: truth[once]}, truth[once], once)
+    assert np.allclose(same[0], truth) and np.allclose(y_once, truth)
+
+
+def test_selection_scores_a_bag_by_its_predictions_averaged_over_the_repeats() -> None:
+    """A candidate whose single fold models are noisy but whose average is good (a network) loses to a
+    steady, biased one on the pooled predictions and wins on the averaged ones, which is how the final
+    model (the fold models averaged) predicts. Pooled: with ``selection_rows="pooled"``, or a refit."""
+    import types
+
+    import pandas as pd
+
+    from automl.metrics import resolve_metric
+    from automl.search._refit import Refitter
+
+    rng = np.random.default_rng(5)
+    groups = np.concatenate([rng.permutation(300) for _ in range(3)])
+    truth = rng.normal(size=300)
+    noisy = truth[groups] + rng.normal(0, 0.9, 900)  # independent noise per repeat: averaging removes 2/3
+    biased = (truth + rng.normal(0, 0.75, 300))[groups]  # the same error in every repeat
+
+    def judged(selection_rows: str, bagged: bool):  # type: ignore[no-untyped-def]
+        settings = types.SimpleNamespace(time_budget=60.0, seed=0, selection="greedy", selection_rows=selection_rows)
+        refitter = Refitter(
+            None, pd.Series(truth), None, resolve_metric(None, "regression"), {}, settings,  # type: ignore[arg-type]
+            plan=types.SimpleNamespace(bagged=bagged), best=None, candidates=None, cores=None,  # type: ignore[arg-type]
+            interrupts=None, eval_index=groups, classes=None, messages=[],  # type: ignore[arg-type]
+        )
+        return refitter._judged({0: noisy, 1: biased})
+
+    preds, y_rows, scorer, _, rows = judged("averaged", True)
+    assert len(y_rows) == 300 and (rows == np.arange(300)).all()
+    assert score_predictions(scorer, preds[0], y_rows, None) > score_predictions(scorer, preds[1], y_rows, None)
+    for selection_rows, bagged in (("pooled", True), ("averaged", False)):
+        same, y_same, scorer, _, same_rows = judged(selection_rows, bagged)
+        assert same[0] is noisy and same_rows is groups
+        assert score_predictions(scorer, noisy, y_same, None) < score_predictions(scorer, biased, y_same, None)
+
+
+@pytest.mark.cv_repeats
+def test_a_search_with_repeated_folds_selects_on_each_rows_averaged_predictions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """End to end: 120 rows, 5 folds drawn 3 times, fold models kept: every selection (the time plan's
+    reserve and the final one) sees 120 rows, not the 360 predictions side by side."""
+    from automl.search._refit import Refitter
+
+    seen: list[int] = []
+    real = Refitter.select
+
+    def spy(self, preds, y_eval, scorer, classes, groups):  # type: ignore[no-untyped-def]
+        seen.append(len(groups))
+        assert all(len(p) == len(groups) for p in preds.values()) and len(np.unique(groups)) == len(groups)
+        return real(self, preds, y_eval, scorer, classes, groups)
+
+    monkeypatch.setattr(Refitter, "select", spy)
+    r = automl.fit(make_frame("binary", n=120), "y", n_trials=3, frameworks=["sklearn"], verbosity=0, seed=0)
+    assert seen and set(seen) == {120}
+    if r.best_model_family == "ensemble":
+        assert r.refit.endswith("(each row's predictions averaged over 3 repeats)")

@@ -65,6 +65,7 @@ def test_failures_make_a_framework_dearer():
         ({"search_options": {"allocation": "random"}}, r"search_options\['allocation'\]"),
         ({"search_options": {"portfolio": 1}}, r"search_options\['portfolio'\]"),
         ({"search_options": {"selection": "caruana"}}, r"search_options\['selection'\] must be one of"),
+        ({"search_options": {"selection_rows": "mean"}}, r"search_options\['selection_rows'\] must be one of"),
         ({"search_options": {"speed": "max"}}, "unknown key 'speed'"),
         ({"search_options": ["sha"]}, "search_options must be a dict"),
     ],
@@ -540,12 +541,13 @@ def test_an_ensemble_whose_refit_does_not_fit_gives_way_to_one_of_cheaper_member
     everything = {0: 1 / 3, 1: 1 / 3, 2: 1 / 3}
 
     weights, score, needed, without = refitter._affordable(
-        study, preds, (y, scorer, None, best_value), everything, -0.58, outcome)
+        study, preds, (y, scorer, None, np.arange(400), best_value), everything, -0.58, outcome)
     assert set(weights) == {0, 2} and score > best_value and needed == 1.0
     assert without.startswith("; without trial(s) 1: one of 3 trials validated better (0.58) but refitting")
     assert "needed ~101.0s and 10.0s were left" in without
 
     left["seconds"] = 0.5  # not even the cheap member fits: no ensemble, and why
-    assert refitter._affordable(study, preds, (y, scorer, None, best_value), everything, -0.58, outcome) is None
+    judge = (y, scorer, None, np.arange(400), best_value)
+    assert refitter._affordable(study, preds, judge, everything, -0.58, outcome) is None
     assert outcome.refit.startswith("refitted; no ensemble: one of 3 trials validated better (0.58)")
     assert outcome.refit.endswith("and none without the 2 costliest validated better")

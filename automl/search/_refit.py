@@ -84,14 +84,34 @@ class Refitter:
 
     def likely_members(self) -> dict[int, float]:
         """The ensemble selection would pick from the candidates now (the time plan's reserve)."""
-        from automl.search._ensemble import encoded_target
-
-        y_eval, scorer, classes = encoded_target(self.y.iloc[self.eval_index], self.metric, self.classes)
-        weights, _ = self.select(self._pool(), y_eval, scorer, classes)
+        weights, _ = self.select(*self._judged(self._pool()))
         return weights
 
+    def _judged(self, preds: dict[int, np.ndarray]) -> tuple[dict[int, np.ndarray], Any, Any, Any, np.ndarray]:
+        """What ensemble selection scores: the candidates' out-of-fold predictions, the target (encoded
+        for the scorer), the scorer, the classes and the row each prediction is for. When the final
+        model averages fold models (bagging) and the folds were drawn several times, each row's
+        predictions are averaged over the repeats (``selection_rows="averaged"``): a network's bag
+        averages 15 fold models, and one fold model's prediction understates it most (see
+        :func:`automl.search._ensemble.average_repeats`)."""
+        from automl.search._ensemble import average_repeats, encoded_target
+
+        y_eval, scorer, classes = encoded_target(self.y.iloc[self.eval_index], self.metric, self.classes)
+        if not self.averages_repeats:
+            return preds, y_eval, scorer, classes, self.eval_index
+        averaged, y_rows, rows = average_repeats(preds, y_eval, self.eval_index)
+        return averaged, y_rows, scorer, classes, rows
+
+    @property
+    def averages_repeats(self) -> bool:
+        """Whether selection scores each row's out-of-fold predictions averaged over the repeats."""
+        return (
+            self.settings.selection_rows == "averaged" and self.plan.bagged
+            and len(np.unique(self.eval_index)) < len(self.eval_index)
+        )
+
     def select(
-        self, preds: dict[int, np.ndarray], y_eval: Any, scorer: Any, classes: np.ndarray | None
+        self, preds: dict[int, np.ndarray], y_eval: Any, scorer: Any, classes: np.ndarray | None, groups: np.ndarray
     ) -> tuple[dict[int, float], float]:
         """Ensemble weights from the out-of-fold predictions, and the ensemble's score: greedy selection,
         on small data averaged over bootstrap samples of the rows (up to :data:`SELECTION_BOOTSTRAPS`,
@@ -110,13 +130,17 @@ class Refitter:
             return weights, score
         self.selection_samples = samples
         return bootstrapped_selection(
-            preds, y_eval, scorer, classes, groups=self.eval_index, samples=samples, seed=self.settings.seed
+            preds, y_eval, scorer, classes, groups=groups, samples=samples, seed=self.settings.seed
         )
 
     def _weights_note(self) -> str:
+        rows = "the out-of-fold rows"
+        if self.averages_repeats:
+            repeats = len(self.eval_index) // len(np.unique(self.eval_index))
+            rows = f"the out-of-fold rows (each row's predictions averaged over {repeats} repeats)"
         if not self.selection_samples:
-            return ""
-        return f"; weights averaged over {self.selection_samples} bootstrap samples of the out-of-fold rows"
+            return f"; weights chosen on {rows}" if self.averages_repeats else ""
+        return f"; weights averaged over {self.selection_samples} bootstrap samples of {rows}"
 
     def finish(self, study: optuna.Study, interrupted: bool) -> SearchOutcome:
         """The outcome: the best trial refitted (on all rows when time allows), or why it was not."""
@@ -245,7 +269,7 @@ class Refitter:
 
     def try_ensemble(self, study: optuna.Study, outcome: SearchOutcome) -> None:
         """Replace the single best model by a greedy ensemble when it validates better and fits in time."""
-        from automl.search._ensemble import encoded_target, score_predictions
+        from automl.search._ensemble import score_predictions
 
         preds = self._pool()
         if len(preds) < 2 or outcome.best_trial is None:
@@ -253,8 +277,8 @@ class Refitter:
             if self.plan.bagged and len(preds) < len(self.candidates):
                 outcome.refit += " whose fold models were kept"
             return
-        y_eval, scorer, classes = encoded_target(self.y.iloc[self.eval_index], self.metric, self.classes)
-        weights, score = self.select(preds, y_eval, scorer, classes)
+        preds, y_eval, scorer, classes, groups = self._judged(preds)
+        weights, score = self.select(preds, y_eval, scorer, classes, groups)
         best_value = float(outcome.best_trial.value)  # type: ignore[arg-type]
         # Compare like with like: the ensemble is scored on all out-of-fold rows pooled, the trial's
         # value is a mean over folds (for RMSE the pooled score is never the better of the two).
@@ -271,7 +295,7 @@ class Refitter:
         if self.plan.bagged:
             self._adopt_bags(outcome, weights, {n: study.trials[n] for n in weights}, score)
             return
-        chosen = self._affordable(study, preds, (y_eval, scorer, classes, best_value), weights, score, outcome)
+        chosen = self._affordable(study, preds, (y_eval, scorer, classes, groups, best_value), weights, score, outcome)
         if chosen is None:
             return
         weights, score, needed, without = chosen
@@ -291,14 +315,14 @@ class Refitter:
         )
 
     def _affordable(
-        self, study: optuna.Study, preds: dict[int, np.ndarray], judge: tuple[Any, Any, Any, float],
+        self, study: optuna.Study, preds: dict[int, np.ndarray], judge: tuple[Any, Any, Any, np.ndarray, float],
         weights: dict[int, float], score: float, outcome: SearchOutcome,
     ) -> tuple[dict[int, float], float, float, str] | None:
         """The selection whose members' refits fit in the time left, its score, their predicted seconds
         and what was left out: while they do not fit, the costliest member other than the best trial
         (already refitted) leaves the pool and selection runs again, as long as the ensemble still
         validates better than the best trial. None, with the reason in ``outcome.refit``, otherwise."""
-        y_eval, scorer, classes, best_value = judge
+        y_eval, scorer, classes, groups, best_value = judge
         best_number = outcome.best_trial.number  # type: ignore[union-attr]
         pool, dropped, first = dict(preds), [], ""
         while True:
@@ -319,7 +343,7 @@ class Refitter:
             del pool[costly]
             # An ensemble selected on the cheaper pool (a network's refit often costs most: mfeat_factors at
             # 300 s once kept a single model because its members needed ~33 s with 5 s left).
-            weights, score = self.select(pool, y_eval, scorer, classes)
+            weights, score = self.select(pool, y_eval, scorer, classes, groups)
             if len(weights) < 2 or score <= best_value:
                 outcome.refit += (
                     f"; no ensemble: {first}, and none without the {len(dropped)} costliest validated better"

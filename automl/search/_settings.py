@@ -33,6 +33,9 @@ class SearchSettings:
     #: Ensemble weights on up to 1,000 rows: "bootstrap" (greedy selection averaged over bootstrap
     #: samples of the out-of-fold rows) or "greedy" (one pass, as on larger data).
     selection: str = "bootstrap"
+    #: With small data's fold models kept and the folds drawn several times: "averaged" (ensemble selection
+    #: scores each row's out-of-fold predictions averaged over the repeats) or "pooled" (side by side).
+    selection_rows: str = "averaged"
     #: "process": each trial runs in a child process that is killed at the trial's deadline or memory cap.
     isolation: str = "none"
     #: Keras 3's backend: "auto", "tensorflow", "jax" or "torch" (see recommender.keras_backends).
