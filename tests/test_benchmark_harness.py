@@ -353,7 +353,7 @@ def test_ensemble_selection_scores_each_way_of_weighting_the_same_candidates(tmp
     path = tmp_path / "toy_split0_r1.npz"
     np.savez(path, **cached)
     rows = es.evaluate(path, "regression")
-    assert [r["way"] for r in rows] == list(es.WAYS)
+    assert [r["way"] for r in rows] == [w for w in es.WAYS if w not in es.MEAN_WAYS]  # one draw: nothing to average
     for r in rows:
         assert sum(r["members"].values()) == pytest.approx(1.0, abs=1e-2) and r["scores"]["rmse"] > 0
     assert len(next(r for r in rows if r["way"] == "uniform")["members"]) == m
@@ -362,4 +362,12 @@ def test_ensemble_selection_scores_each_way_of_weighting_the_same_candidates(tmp
                            "commit": "abc", **r} for r in rows])
     d = es.differences(table)
     assert d[d.way == "greedy"].difference.abs().max() == 0  # greedy against itself
-    assert "| bagged | 1 |" in es.report(table, "cmd")
+    assert "| bagged | 1 |" in es.report(table, "cmd") and "bagged_mean" not in es.report(table, "cmd")
+    # Folds drawn twice, a candidate skipped: the ways on each row's averaged predictions join in.
+    twice = es.candidates(df, "y", "regression", split=0, repeats=2, frameworks=("sklearn",), skip=("sklearn/rf",))
+    assert "sklearn/rf" not in twice["keys"] and twice["oof"].shape == (m - 1, 180)
+    np.savez(path, **twice)
+    rows = es.evaluate(path, "regression")
+    assert [r["way"] for r in rows] == list(es.WAYS)
+    for r in rows:
+        assert sum(r["members"].values()) == pytest.approx(1.0, abs=1e-2) and r["scores"]["rmse"] > 0
