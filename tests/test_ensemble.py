@@ -334,7 +334,7 @@ def test_a_search_with_repeated_folds_selects_on_each_rows_averaged_predictions(
         return real(self, preds, y_eval, scorer, classes, groups)
 
     monkeypatch.setattr(Refitter, "select", spy)
-    r = automl.fit(make_frame("binary", n=120), "y", n_trials=3, frameworks=["sklearn"], verbosity=0, seed=0)
+    r = automl.fit(make_frame("binary", n=120), "y", n_trials=2, frameworks=["sklearn"], verbosity=0, seed=0)
     assert seen and set(seen) == {120}
     if r.best_model_family == "ensemble":
         assert r.refit.endswith("(each row's predictions averaged over 3 repeats)")
