@@ -74,6 +74,8 @@ class Refitter:
         self.plan, self.best, self.candidates = plan, best, candidates
         self.cores, self.interrupts, self.messages = cores, interrupts, messages
         self.eval_index, self.classes = eval_index, classes
+        #: How often each row was predicted out of fold (the folds' repeats on small data).
+        self.repeats = len(eval_index) // max(1, len(np.unique(eval_index)))
         #: Bootstrap samples the last selection averaged its weights over (0: one greedy pass).
         self.selection_samples = 0
 
@@ -105,10 +107,7 @@ class Refitter:
     @property
     def averages_repeats(self) -> bool:
         """Whether selection scores each row's out-of-fold predictions averaged over the repeats."""
-        return (
-            self.settings.selection_rows == "averaged" and self.plan.bagged
-            and len(np.unique(self.eval_index)) < len(self.eval_index)
-        )
+        return self.settings.selection_rows == "averaged" and self.plan.bagged and self.repeats > 1
 
     def select(
         self, preds: dict[int, np.ndarray], y_eval: Any, scorer: Any, classes: np.ndarray | None, groups: np.ndarray
@@ -136,8 +135,7 @@ class Refitter:
     def _weights_note(self) -> str:
         rows = "the out-of-fold rows"
         if self.averages_repeats:
-            repeats = len(self.eval_index) // len(np.unique(self.eval_index))
-            rows = f"the out-of-fold rows (each row's predictions averaged over {repeats} repeats)"
+            rows = f"the out-of-fold rows (each row's predictions averaged over {self.repeats} repeats)"
         if not self.selection_samples:
             return f"; weights chosen on {rows}" if self.averages_repeats else ""
         return f"; weights averaged over {self.selection_samples} bootstrap samples of {rows}"
